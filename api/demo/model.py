@@ -1,0 +1,43 @@
+"""A small pre-norm transformer that reads a short token sequence and predicts from its last position."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    """Self-attention then an MLP, each with a residual connection."""
+
+    def __init__(self, d_model: int, heads: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.ln2(x))
+
+
+class Transformer(nn.Module):
+    """Token and position embeddings, `layers` blocks, and an unembedding of the last position."""
+
+    def __init__(
+        self, vocab: int, outputs: int, d_model: int = 128, heads: int = 4, layers: int = 2,
+        context: int = 4,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        self.position = nn.Parameter(torch.randn(context, d_model) * 0.02)
+        self.blocks = nn.Sequential(*(Block(d_model, heads) for _ in range(layers)))
+        self.ln = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, outputs)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens) + self.position[: tokens.shape[1]]
+        return self.head(self.ln(self.blocks(x))[:, -1])

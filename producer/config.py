@@ -1,0 +1,97 @@
+"""Producer configuration, resolved in one place: argument > `SPECTRAL_EDGE_*` env > default."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from producer.errors import ConfigError
+from producer.wire import MAX_DIM, valid_id
+
+ENV_PREFIX = "SPECTRAL_EDGE_"
+MODES = ("online", "offline", "disabled")
+_ENDPOINT = re.compile(r"^[a-z]+://\S+$")
+_INTS = frozenset({"every", "dim", "seed", "buffer_max", "linger_ms"})
+_FLOATS = frozenset({"heartbeat", "resend_after", "close_timeout"})
+
+
+@dataclass(frozen=True)
+class ProducerConfig:
+    """Everything a producer needs; each field `x` reads `SPECTRAL_EDGE_X` from the environment."""
+
+    mode: str = "online"
+    endpoint: str = "tcp://127.0.0.1:5555"
+    run_id: str | None = None
+    project: str = "default"
+    every: int = 10
+    dim: int = 256
+    seed: int = 0
+    heartbeat: float = 10.0
+    buffer_max: int = 10_000
+    resend_after: float = 5.0
+    linger_ms: int = 1000
+    close_timeout: float = 5.0
+    spool_dir: str = "spool"
+
+    def __post_init__(self) -> None:
+        _check(self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        _check(bool(_ENDPOINT.match(self.endpoint)), f"endpoint {self.endpoint!r} is not a URL")
+        _check(
+            self.run_id is None or valid_id(self.run_id),
+            f"run_id {self.run_id!r} must be 1-128 of [A-Za-z0-9._:-], starting alphanumeric",
+        )
+        _check(0 < len(self.project) <= 128, "project must be 1-128 characters")
+        _check(self.every >= 1, f"every must be >= 1, got {self.every}")
+        _check(1 <= self.dim <= MAX_DIM, f"dim must be in [1, {MAX_DIM}], got {self.dim}")
+        _check(0 <= self.seed < 2**64, f"seed must be in [0, 2**64), got {self.seed}")
+        _check(self.heartbeat > 0, f"heartbeat must be > 0 seconds, got {self.heartbeat}")
+        _check(self.buffer_max >= 1, f"buffer_max must be >= 1, got {self.buffer_max}")
+        _check(self.resend_after > 0, f"resend_after must be > 0 seconds, got {self.resend_after}")
+        _check(self.linger_ms >= 0, f"linger_ms must be >= 0, got {self.linger_ms}")
+        _check(self.close_timeout >= 0, f"close_timeout must be >= 0, got {self.close_timeout}")
+        _check(bool(self.spool_dir), "spool_dir must not be empty")
+
+
+def resolve_config(env: Mapping[str, str] | None = None, **explicit: Any) -> ProducerConfig:
+    """Build a config from explicit arguments (None means unset), then `env`, then defaults."""
+    env = os.environ if env is None else env
+    names = [f.name for f in fields(ProducerConfig)]
+    unknown = sorted(set(explicit) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown producer option(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name in names:
+        variable = ENV_PREFIX + name.upper()
+        if explicit.get(name) is not None:
+            values[name] = _coerce(name, explicit[name], f"argument {name}")
+        elif env.get(variable, "").strip():
+            values[name] = _coerce(name, env[variable].strip(), variable)
+    return ProducerConfig(**values)
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Convert one raw value to its field's type, naming `source` when it cannot be."""
+    if name in _INTS:
+        return _number(int, "an integer", value, source)
+    if name in _FLOATS:
+        return _number(float, "a number", value, source)
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}={value!r} is not a string")
+    return value.strip().lower() if name == "mode" else value
+
+
+def _number(kind: type, what: str, value: Any, source: str) -> Any:
+    if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+        raise ConfigError(f"{source}={value!r} is not {what}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}={value!r} is not {what}") from None
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,334 @@
+"""Fixtures for the api suite: the machine's Redis, a real uvicorn api, a real HTTP receiver.
+
+On the shared Redis everything a test writes is deleted afterwards, and only that: run keys under
+the run's tag, the subscription ids it created (the `keys.WEBHOOKS` hash is global), the alert
+entries it added to the shared `keys.ALERTS` stream, and its dispatcher's consumer (unique per
+module). Modules whose assertions another dispatcher could disturb (any api process consuming the
+shared group takes alerts and delivers them with its own policy) override `redis_url` with
+`private_redis`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import uvicorn
+from fastapi import FastAPI
+
+from analyzer import keys
+from analyzer.embedded import EmbeddedRedis
+from analyzer.records import Alert, KStar, WindowRecord
+from analyzer.store import Store
+from api.app import create_app
+from api.config import ApiSettings
+from api.webhooks.delivery import GROUP
+from producer.wire import Kind, Message
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
+class ServerThread:
+    """A uvicorn server running an ASGI app in a thread, on a free loopback port."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        _eventually(lambda: self.server.started or not self.thread.is_alive())
+        assert self.server.started, "uvicorn did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.sock.close()
+
+
+@dataclass
+class Received:
+    """One request the receiver got, and the status it answered."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    def json(self) -> Any:
+        """The parsed body."""
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver: records every POST; answers scripted statuses per path, then 200."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    scripts: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def endpoint(self, *responses: int | tuple[int, dict[str, str]]) -> str:
+        """A fresh path answering `responses` in order (status or (status, headers)), then 200."""
+        path = f"/hook/{uuid.uuid4().hex}"
+        with self.lock:
+            self.scripts[path] = [r if isinstance(r, tuple) else (r, {}) for r in responses]
+        return self.url + path
+
+    def answer(self, path: str) -> tuple[int, dict[str, str]]:
+        """The next scripted answer of a path."""
+        with self.lock:
+            script = self.scripts.get(path, [])
+            return script.pop(0) if script else (200, {})
+
+    def of_alert(self, url: str, alert_id: str) -> list[Received]:
+        """Requests to `url` that carried the alert `alert_id`, in arrival order."""
+        path = url.removeprefix(self.url)
+        with self.lock:
+            hits = [r for r in self.requests if r.path == path]
+        return [r for r in hits if r.json().get("data", {}).get("id") == alert_id]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status, headers = receiver.answer(self.path)
+            seen = {k.lower(): v for k, v in self.headers.items()}
+            with receiver.lock:
+                receiver.requests.append(Received(self.path, seen, body, status))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on a free loopback port, shared by the session."""
+    recv = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recv))
+    server.daemon_threads = True
+    recv.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield recv
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    """The machine's shared Redis (never flushed); a module may override it with a private one."""
+    return REDIS_URL
+
+
+@pytest.fixture(scope="module")
+def private_redis() -> Iterator[str]:
+    """URL of a private redis-server on a free port, for tests no other consumer may disturb."""
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A raw-bytes client of the module's Redis."""
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def settings(redis_url: str) -> ApiSettings:
+    """Api settings with fast retries and a consumer name unique to this module."""
+    return ApiSettings(
+        redis_url=redis_url,
+        webhook_timeout=2.0,
+        webhook_max_attempts=3,
+        webhook_backoff_base=0.05,
+        webhook_backoff_cap=0.2,
+        webhook_consumer=f"api-test-{uuid.uuid4().hex[:12]}",
+    )
+
+
+@pytest.fixture(scope="module")
+def api_url(settings: ApiSettings, client: redis.Redis) -> Iterator[str]:
+    """Base URL of a real uvicorn server running `create_app(settings)`, one per test module."""
+    with ServerThread(create_app(settings)) as server:
+        yield server.url
+    client.xgroup_delconsumer(keys.ALERTS, GROUP, settings.webhook_consumer)
+
+
+@pytest.fixture
+def http(api_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client of the api."""
+    with httpx.Client(base_url=api_url, timeout=10.0) as c:
+        yield c
+
+
+@pytest.fixture
+def run_id(client: redis.Redis) -> Iterator[str]:
+    """A unique run id; its keys and registry entry are deleted afterwards."""
+    run = f"api-test-{uuid.uuid4().hex}"
+    yield run
+    stale = list(client.scan_iter(match=f"se:{{{run}}}:*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.zrem(keys.RUNS, run)
+
+
+@pytest.fixture
+def store(client: redis.Redis) -> Store:
+    """The analyzer's store over the shared Redis: tests write runs through its write path."""
+    return Store(client)
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Any]:
+    """`eventually(check, timeout=10)`: poll until `check()` is truthy and return its value."""
+    return _eventually
+
+
+@pytest.fixture
+def start_run(store: Store) -> Callable[..., None]:
+    """`start_run(run_id, now)`: register a run the way the analyzer does, from a START message."""
+
+    def start(run_id: str, now: float, project: str = "api-test") -> None:
+        body = {"project": project, "every": 10, "d": 8, "groups": ["all"], "config": {}}
+        store.apply(Message(kind=Kind.START, run=run_id, seq=0, d=8, body=body), now)
+
+    return start
+
+
+@pytest.fixture
+def record() -> Callable[..., WindowRecord]:
+    """`record(run_id, index, window=10)`: a plausible window record (step 10 * index)."""
+    return _window_record
+
+
+def _window_record(run_id: str, index: int, window: int = 10, group: str = "all") -> WindowRecord:
+    """A plausible window record ending at snapshot `index` (step 10 * index)."""
+    return WindowRecord(
+        run_id=run_id,
+        group=group,
+        window=window,
+        index=index,
+        step=10 * index,
+        sigma=[3.0, 1.0, 0.5],
+        ratios=[3.0, 2.0],
+        k_star=KStar(argmax=1, weighted=1, floor=1),
+        edge_ratio=3.0 - 0.1 * index,
+        gap=2.0,
+        g23=2.0,
+        energy=[0.9, 0.1],
+        k95=2,
+        drift_speed=0.01,
+    )
+
+
+@pytest.fixture
+def subscribe(http: httpx.Client, client: redis.Redis) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Create subscriptions through the api; afterwards exactly those are deleted."""
+    created: list[str] = []
+
+    def make(url: str, **fields: Any) -> dict[str, Any]:
+        response = http.post("/api/v1/webhooks", json={"url": url, **fields})
+        assert response.status_code == 201, response.text
+        doc: dict[str, Any] = response.json()
+        created.append(doc["id"])
+        return doc
+
+    yield make
+    for sub_id in created:
+        client.hdel(keys.WEBHOOKS, sub_id)
+        client.delete(keys.deliveries(sub_id))
+
+
+@pytest.fixture
+def publish(client: redis.Redis) -> Iterator[Callable[[Alert], None]]:
+    """XADD alerts to the shared stream like the analyzer; afterwards exactly those are XDELed."""
+    added: list[Any] = []
+
+    def add(alert: Alert) -> None:
+        added.append(client.xadd(keys.ALERTS, {"alert": alert.model_dump_json()}))
+
+    yield add
+    if added:
+        client.xdel(keys.ALERTS, *added)
+
+
+@pytest.fixture
+def alert() -> Callable[[str], Alert]:
+    """`alert(event_type)`: an alert of that type with a unique id, created now."""
+    return _alert
+
+
+def _alert(event_type: str) -> Alert:
+    return Alert(
+        id=f"al_{uuid.uuid4().hex[:24]}",
+        type=event_type,
+        run_id="api-test-run",
+        group="all",
+        window=10,
+        step=1200,
+        index=120,
+        message="edge ratio fell to 1.100 (< 1.2) after a plateau",
+        evidence={"edge_ratio": 1.1, "peak": 2.5, "threshold": 1.2},
+        created_at=time.time(),
+    )
+
+
+@pytest.fixture
+def serve() -> type[ServerThread]:
+    """`with serve(app) as server:` runs an app under uvicorn; `server.url` is its base URL."""
+    return ServerThread
+
+
+@pytest.fixture
+def holds(client: redis.Redis) -> Callable[[str, Alert], bool]:
+    """`holds(consumer, alert)`: whether `consumer` has an unacknowledged entry of this alert."""
+
+    def check(consumer: str, alert: Alert) -> bool:
+        pending = client.xpending_range(keys.ALERTS, GROUP, "-", "+", 1000, consumername=consumer)
+        ids = [p["message_id"] for p in pending]
+        entries: list[Any] = [e for i in ids for e in client.xrange(keys.ALERTS, i, i) or []]
+        return any(alert.id.encode() in (fields or {}).get(b"alert", b"") for _, fields in entries)
+
+    return check
