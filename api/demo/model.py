@@ -1,4 +1,4 @@
-"""A small pre-norm transformer that reads a short token sequence and predicts from its last position."""
+"""A small pre-norm transformer over a short token sequence, predicting from its last position."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Modular arithmetic, the classic grokking task: predict (a + b) mod p from the tokens `a + b =`."""
+"""Modular arithmetic, the classic grokking task: predict (a + b) mod p from `a + b =`."""
 
 from __future__ import annotations
 

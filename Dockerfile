@@ -1,0 +1,9 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md LICENSE ./
+COPY producer producer
+COPY analyzer analyzer
+COPY api api
+RUN pip install --no-cache-dir '.[server]'
+EXPOSE 5555 8000
+ENTRYPOINT ["spectral-edge"]
