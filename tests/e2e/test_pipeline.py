@@ -84,7 +84,7 @@ def api_url(redis_url: str) -> Iterator[str]:
 
 
 def numpy_metrics(snapshots: list[np.ndarray], end: int) -> tuple[np.ndarray, float, int]:
-    """Singular values, edge ratio and weighted k* of the window ending at snapshot `end`, straight from numpy."""
+    """Singular values, edge ratio and weighted k* of the window ending at `end`, by numpy."""
     updates = np.diff(np.stack(snapshots[end - WINDOW : end + 1]), axis=0)
     sigma = np.linalg.svd(updates, compute_uv=False)
     ratios = sigma[:-1] / sigma[1:]
