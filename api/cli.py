@@ -77,7 +77,24 @@ def api(redis_url: RedisUrl = None, host: Host = "127.0.0.1", port: Port = 8000)
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+@app.command()
+def demo(
+    redis_url: RedisUrl = None,
+    port: Port = 8000,
+    steps: Annotated[int, typer.Option(help="Optimizer steps to train.")] = 1500,
+    batch: Annotated[int, typer.Option(help="Mini-batch size.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of data split and model.")] = 0,
+    exit_: Annotated[bool, typer.Option("--exit", help="Exit when training ends.")] = False,
+) -> None:
+    """Train modular addition on the CPU through the whole pipeline, with a webhook receiver."""
+    from api.demo.runner import demo as run_demo
+
+    with redis_or_embedded(redis_url) as url:
+        run_demo(url, port, steps, batch, seed, exit_)
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app()
