@@ -26,8 +26,8 @@ from api.webhooks.signing import new_secret
 console = Console()
 
 
-def serve_api(redis_url: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    """Run the api with uvicorn in a daemon thread until `server.should_exit` is set."""
+def serve_api(redis_url: str, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Run the api with uvicorn in a daemon thread until `server.should_exit`; also its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", port))
     app = create_app(ApiSettings(redis_url=redis_url, port=port))
@@ -36,7 +36,7 @@ def serve_api(redis_url: str, port: int) -> tuple[uvicorn.Server, threading.Thre
     thread.start()
     while not server.started and thread.is_alive():
         time.sleep(0.05)
-    return server, thread
+    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def on_alert(envelope: dict[str, Any], verified: bool) -> None:
@@ -102,8 +102,7 @@ def demo(redis_url: str, port: int, steps: int, batch: int, seed: int, exit_afte
     )
     secret = new_secret()
     receiver = Receiver(secret, on_alert).start()
-    server, thread = serve_api(redis_url, port)
-    base = f"http://127.0.0.1:{port}"
+    server, thread, base = serve_api(redis_url, port)
     started = time.monotonic()
     with AnalyzerService(settings) as service, httpx.Client(base_url=base, timeout=5) as http:
         body = {"url": receiver.url, "event_types": ["*"], "secret": secret}

@@ -7,7 +7,6 @@ HTTP receiver on loopback.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -19,14 +18,12 @@ import httpx
 import numpy as np
 import pytest
 import torch
-import uvicorn
 
 import producer
 from analyzer.config import AnalyzerSettings
 from analyzer.embedded import EmbeddedRedis
 from analyzer.service import AnalyzerService
-from api.app import create_app
-from api.config import ApiSettings
+from api.demo.runner import serve_api
 from api.webhooks.signing import verify
 from producer.sketch import CountSketch
 
@@ -69,18 +66,10 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 
 @pytest.fixture
 def api_url(redis_url: str) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ApiSettings(redis_url=redis_url)), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    assert eventually(lambda: server.started, timeout=15)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server, thread, url = serve_api(redis_url)
+    yield url
     server.should_exit = True
     thread.join(timeout=15)
-    sock.close()
 
 
 def numpy_metrics(snapshots: list[np.ndarray], end: int) -> tuple[np.ndarray, float, int]:
