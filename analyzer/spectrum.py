@@ -1,82 +1,128 @@
-"""Window metrics of design section 7, from a W x d update matrix, its Gram matrix, or its spectrum.
+"""Window metrics of design section 7, one window at a time or batched over stacked Grams.
 
-Conventions (all deliberate, all tested):
-- sigma_k are the singular values of U (W x d), i.e. sqrt of the eigenvalues lambda_k of
-  G = U Uᵀ, descending, W of them (zero-padded when d < W). `window_metrics` takes them from an
-  SVD of U, which keeps small singular values accurate; `metrics_from_gram` from eigvalsh(G)
-  clipped at 0.
-- Ratios: r_k = s_k / s_{k+1}, k = 1..W-1, where s_k = max(sigma_k, RATIO_FLOOR * sigma_1).
-  Singular values below a millionth of sigma_1 are rounding noise once squared into G (relative
-  error of lambda ~ W * 2e-16), so they count as that floor: ratios stay finite (at most 1e6),
-  noise-to-noise ratios are 1, and both routes agree. An all-zero window has every ratio 1.
-- k* (1-based) per rule: `argmax` of r_k; `weighted` argmax of (sigma_k / sum sigma) * r_k;
-  `floor` argmax of r_k over the k whose s_{k+1} exceeds NOISE_FACTOR times the median of the
-  lower half of s (its floor(W/2) smallest values), falling back to `argmax` when no k
-  qualifies. Ties go to the smallest k.
-- lambda_3 counts as 0 when W = 2. Energy fractions and k95 are 0 for an all-zero window.
+Routes (all end in the same vectorised evaluation, `SpectrumBatch`):
+- `window_metrics(U)`: sigma from an SVD of the W x d window (numpy's, values only).
+- `batch_metrics(grams)`: one stacked eigvalsh over (N, W, W), lambda descending, clipped at 0,
+  sigma = sqrt(lambda), every metric vectorised over N. The service's path (RollingGram).
+- `metrics_from_gram(G)`: a batch of one. `metrics_from_sigma(sigma)`: from singular values.
+
+Accuracy: eigvalsh of G loses singular values below ~sqrt(W eps) sigma_1 (squaring), so when
+the updates are passed, rows whose lambda_W < REFINE * lambda_1 take sigma from an SVD of their
+updates, and rows whose update sum nearly cancels take the drift speed from the updates; then every
+sigma_k matches numpy's SVD to 1e-9 relative to max(sigma_k, RATIO_FLOOR * sigma_1).
+Ratios, k* rules and the noise floor: see `analyzer.edge`. lambda_3 counts as 0 when W = 2.
+Energy fractions and k95 are 0 for an all-zero window. Drift speed = sqrt(sum_ij G_ij) / W.
+Direction stability: see `analyzer.direction` (None without a previous window). Flags pass through.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from analyzer import direction
+from analyzer.batch import ENERGY_LEVEL, SpectrumBatch, WindowMetrics, evaluate
+from analyzer.edge import RATIO_FLOOR, RULES, edge_indices, edge_ratios
 from analyzer.errors import NonFiniteError, SpectrumError
 
-RATIO_FLOOR = 1e-6
-NOISE_FACTOR = 0.5
-ENERGY_LEVEL = 0.95
-RULES = ("argmax", "weighted", "floor")
+__all__ = [
+    "ENERGY_LEVEL",
+    "FLAGS",
+    "FLAG_GAP",
+    "FLAG_INCOMPLETE",
+    "RATIO_FLOOR",
+    "REFINE",
+    "RULES",
+    "SpectrumBatch",
+    "WindowMetrics",
+    "batch_metrics",
+    "edge_indices",
+    "edge_ratios",
+    "metrics_from_gram",
+    "metrics_from_sigma",
+    "window_metrics",
+]
+
+FLAG_GAP = "gap"
+FLAG_INCOMPLETE = "incomplete"
+FLAGS = (FLAG_GAP, FLAG_INCOMPLETE)
+REFINE = 1e-4
+_CANCEL = 1e-6
 
 
-@dataclass(frozen=True)
-class WindowMetrics:
-    """The metric fields of a `records.WindowRecord` (k_star maps rule name to 1-based k)."""
+def window_metrics(
+    updates: np.ndarray,
+    rule: str = "weighted",
+    *,
+    previous: np.ndarray | None = None,
+    flags: Sequence[str] = (),
+) -> WindowMetrics:
+    """Metrics of the window whose W update sketches are the rows of `updates` (W x d).
 
-    sigma: list[float]
-    ratios: list[float]
-    k_star: dict[str, int]
-    edge_ratio: float
-    gap: float
-    g23: float
-    energy: list[float]
-    k95: int
-    drift_speed: float
-
-    def fields(self) -> dict[str, Any]:
-        """The fields as a dict, ready for `WindowRecord(**fields, ...)`."""
-        return asdict(self)
-
-
-def window_metrics(updates: np.ndarray, rule: str = "weighted") -> WindowMetrics:
-    """Metrics of the window whose W update sketches are the rows of `updates` (W x d)."""
+    `previous` is the previous window's `direction` (d,), for the direction stability.
+    """
     u = _finite(updates, "updates")
     if u.ndim != 2 or u.shape[0] < 2 or u.shape[1] < 1:
         raise SpectrumError(f"updates must be W x d with W >= 2, got shape {u.shape}")
-    sigma = np.zeros(u.shape[0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        singular = np.linalg.svd(u, compute_uv=False)
-        sigma[: singular.size] = singular
-        drift = float(np.linalg.norm(u.sum(axis=0))) / u.shape[0]
-        lam = sigma**2
-    return _metrics(sigma, lam, drift, rule)
+    width = u.shape[0]
+    sigma = np.zeros(width)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            singular = np.linalg.svd(u, compute_uv=False)
+            drift = float(np.linalg.norm(u.sum(axis=0))) / width
+            sigma[: singular.size] = singular
+            lam = sigma**2
+    except np.linalg.LinAlgError:
+        raise NonFiniteError("the SVD of the window did not converge") from None
+    top, vector = _direction(u, lam) if np.isfinite(lam.sum()) else (np.full(width, np.nan), None)
+    stable = np.nan
+    if previous is not None and vector is not None:
+        cos = direction.cosine(_finite(previous, "previous"), vector)
+        stable = np.nan if cos is None else cos
+    stables, drifts = np.array([stable]), np.array([drift])
+    batch = evaluate(sigma[None], lam[None], drifts, rule, stables, top[None], [_flags(flags)])
+    return replace(batch.row(0), direction=vector)
 
 
-def metrics_from_gram(gram: np.ndarray, rule: str = "weighted") -> WindowMetrics:
-    """Metrics of a window given its W x W Gram matrix G = U Uᵀ."""
+def _direction(u: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """`top` (W,) and v1 = Uᵀ top (d,) of one window; NaN and None for a zero window."""
+    top = direction.tops((u @ u.T)[None], lam[:1])[0]
+    if not lam[0] > 0.0:
+        return top, None
+    vector = u.T @ top
+    return top, vector / np.linalg.norm(vector)
+
+
+def metrics_from_gram(
+    gram: np.ndarray,
+    rule: str = "weighted",
+    *,
+    cross: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
+    flags: Sequence[str] = (),
+) -> WindowMetrics:
+    """Metrics of a window given its W x W Gram matrix G = U Uᵀ (a batch of one)."""
     g = _finite(gram, "gram")
     if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] < 2:
         raise SpectrumError(f"gram must be square with W >= 2, got shape {g.shape}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        lam = np.clip(np.linalg.eigvalsh(g)[::-1], 0.0, None)
-        drift = float(np.sqrt(max(float(g.sum()), 0.0))) / g.shape[0]
-    return _metrics(np.sqrt(lam), lam, drift, rule)
+    both = cross is not None and previous is not None
+    return batch_metrics(
+        g[None],
+        rule,
+        cross=np.asarray(cross)[None] if both else None,
+        previous=np.asarray(previous)[None] if both else None,
+        flags=[flags],
+    ).row(0)
 
 
 def metrics_from_sigma(
-    sigma: np.ndarray | list[float], drift_speed: float = 0.0, rule: str = "weighted"
+    sigma: np.ndarray | list[float],
+    drift_speed: float = 0.0,
+    rule: str = "weighted",
+    *,
+    flags: Sequence[str] = (),
 ) -> WindowMetrics:
     """Metrics from singular values alone (sorted descending here); drift speed is passed in."""
     s = _finite(sigma, "sigma")
@@ -85,54 +131,90 @@ def metrics_from_sigma(
     s = np.sort(s)[::-1]
     with np.errstate(over="ignore"):
         lam = s**2
-    return _metrics(s, lam, drift_speed, rule)
+    nothing = np.full((1, s.size), np.nan)
+    drift = np.array([float(drift_speed)])
+    return evaluate(s[None], lam[None], drift, rule, nothing[:, 0], nothing, [_flags(flags)]).row(0)
 
 
-def edge_ratios(sigma: np.ndarray) -> np.ndarray:
-    """r_k = s_k / s_{k+1} for k = 1..W-1 with the RATIO_FLOOR convention (descending sigma)."""
-    if sigma[0] <= 0.0:
-        return np.ones(sigma.size - 1)
-    s = np.maximum(sigma, RATIO_FLOOR * sigma[0])
-    return s[:-1] / s[1:]
+def batch_metrics(
+    grams: np.ndarray,
+    rule: str = "weighted",
+    *,
+    cross: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
+    updates: np.ndarray | None = None,
+    flags: Sequence[Sequence[str]] | None = None,
+) -> SpectrumBatch:
+    """All metrics of N windows from their stacked Grams (N, W, W), one eigvalsh for the batch.
 
-
-def edge_indices(sigma: np.ndarray, ratios: np.ndarray) -> dict[str, int]:
-    """k* (1-based) under each rule of the module docstring."""
-    argmax = int(np.argmax(ratios)) + 1
-    total = float(sigma.sum())
-    weights = sigma[:-1] / total if total > 0.0 else np.zeros(ratios.size)
-    weighted = int(np.argmax(weights * ratios)) + 1 if total > 0.0 else argmax
-    s = np.maximum(sigma, RATIO_FLOOR * sigma[0])
-    noise = NOISE_FACTOR * float(np.median(s[s.size - s.size // 2 :]))
-    eligible = s[1:] > noise
-    floor = int(np.argmax(np.where(eligible, ratios, -np.inf))) + 1 if eligible.any() else argmax
-    return {"argmax": argmax, "weighted": weighted, "floor": floor}
-
-
-def _metrics(sigma: np.ndarray, lam: np.ndarray, drift: float, rule: str) -> WindowMetrics:
+    `cross` (N, W, W) = U_prev Uᵀ and `previous` (N, W) = the previous windows' `top` give the
+    direction stability (NaN rows of `previous`: none). `updates` (N, W, d) enable the exact
+    refinement of the module docstring. `flags`: N sequences of FLAGS, passed through.
+    """
+    g = np.asarray(grams, dtype=np.float64)
+    if g.ndim != 3 or g.shape[1] != g.shape[2] or g.shape[1] < 2:
+        raise SpectrumError(f"grams must be N x W x W with W >= 2, got shape {g.shape}")
     if rule not in RULES:
         raise SpectrumError(f"unknown edge rule {rule!r}; choose one of {RULES}")
+    n, width = g.shape[:2]
     with np.errstate(over="ignore", invalid="ignore"):
-        total = float(lam.sum())
-    if not (np.isfinite(total) and np.isfinite(drift) and np.isfinite(sigma).all()):
-        raise NonFiniteError("the spectrum overflows float64")
-    ratios = edge_ratios(sigma)
-    k_star = edge_indices(sigma, ratios)
-    k = k_star[rule]
-    padded = np.append(lam, 0.0)
-    energy = lam / total if total > 0.0 else np.zeros_like(lam)
-    k95 = int(np.searchsorted(np.cumsum(lam), ENERGY_LEVEL * total)) + 1 if total > 0.0 else 0
-    return WindowMetrics(
-        sigma=sigma.tolist(),
-        ratios=ratios.tolist(),
-        k_star=k_star,
-        edge_ratio=float(ratios[k - 1]),
-        gap=float(lam[k - 1] - lam[k]),
-        g23=float(padded[1] - padded[2]),
-        energy=energy.tolist(),
-        k95=min(k95, lam.size),
-        drift_speed=drift,
-    )
+        total = g.sum(axis=(1, 2))
+    _check_rows(np.isfinite(total), "grams hold NaN or Inf, or overflow float64")
+    lam = np.clip(np.linalg.eigvalsh(g)[:, ::-1], 0.0, None)
+    top = direction.tops(g, lam[:, 0])
+    drift = np.sqrt(np.maximum(total, 0.0)) / width
+    sigma = np.sqrt(lam)
+    if updates is not None:
+        sigma, lam, drift = _refine(g, sigma, lam, drift, updates)
+    stable = np.full(n, np.nan)
+    if cross is not None and previous is not None:
+        with np.errstate(invalid="ignore"):
+            stable = direction.stability(_like(previous, (n, width)), _like(cross, g.shape), top)
+    marks = [_flags(f) for f in flags] if flags is not None else [[] for _ in range(n)]
+    if len(marks) != n:
+        raise SpectrumError(f"flags has {len(marks)} entries for {n} windows")
+    return evaluate(sigma, lam, drift, rule, stable, top, marks)
+
+
+def _refine(
+    g: np.ndarray, sigma: np.ndarray, lam: np.ndarray, drift: np.ndarray, updates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact sigma (SVD) and drift (sum of updates) for the rows the Gram cannot give exactly."""
+    u = np.asarray(updates, dtype=np.float64)
+    if u.ndim != 3 or u.shape[:2] != g.shape[:2]:
+        raise SpectrumError(f"updates must be N x W x d matching grams, got shape {u.shape}")
+    steep = np.flatnonzero((lam[:, 0] > 0.0) & (lam[:, -1] < REFINE * lam[:, 0]))
+    if steep.size:
+        part = _finite(u[steep], "updates")
+        values = np.linalg.svd(part, compute_uv=False)
+        sigma, lam = sigma.copy(), lam.copy()
+        sigma[steep] = 0.0
+        sigma[steep, : values.shape[1]] = values
+        lam[steep] = sigma[steep] ** 2
+    cancel = np.flatnonzero(drift**2 * g.shape[1] ** 2 < _CANCEL * np.abs(g).sum(axis=(1, 2)))
+    if cancel.size:
+        drift = drift.copy()
+        drift[cancel] = np.linalg.norm(u[cancel].sum(axis=1), axis=1) / g.shape[1]
+    return sigma, lam, drift
+
+
+def _like(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != shape:
+        raise SpectrumError(f"expected shape {shape}, got {array.shape}")
+    return array
+
+
+def _check_rows(ok: np.ndarray, message: str) -> None:
+    if not ok.all():
+        raise NonFiniteError(f"{message} (rows {np.flatnonzero(~ok)[:10].tolist()})")
+
+
+def _flags(flags: Sequence[str]) -> list[str]:
+    unknown = set(flags) - set(FLAGS)
+    if unknown or isinstance(flags, str):
+        raise SpectrumError(f"unknown flags {sorted(unknown) or flags!r}; choose from {FLAGS}")
+    return list(dict.fromkeys(flags))
 
 
 def _finite(values: np.ndarray | list[float], name: str) -> np.ndarray:
