@@ -1,8 +1,9 @@
 """The bounded buffer of unacknowledged messages: a pure policy, no sockets, the clock passed in.
 
-Messages stay until acknowledged. When full, the oldest (lowest seq) is dropped and counted, so a
-gap is explicit. `due(now, resend_after)` hands back the messages last sent at least `resend_after`
-ago and re-arms them; `now` must never decrease.
+Messages stay until acknowledged. When full (`max_messages`, or `max_bytes` of frames), the oldest
+(lowest seq) is dropped and counted, so a gap is explicit and memory stays bounded however long
+the analyzer is away. `due(now, resend_after)` hands back the messages last sent at least
+`resend_after` ago and re-arms them; `now` must never decrease.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections import deque
 class Buffer:
     """Unacknowledged messages by sequence number, oldest first."""
 
-    def __init__(self, max_messages: int) -> None:
+    def __init__(self, max_messages: int, max_bytes: int | None = None) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be >= 1, got {max_messages}")
-        self.max_messages = max_messages
+        self.max_messages, self.max_bytes = max_messages, max_bytes
         self.dropped = 0
+        self.bytes = 0
         self._frames: dict[int, list[bytes]] = {}
         self._sent_at: dict[int, float] = {}
         self._schedule: deque[tuple[float, int]] = deque()
@@ -30,11 +32,16 @@ class Buffer:
 
     def add(self, seq: int, frames: list[bytes], now: float) -> None:
         """Hold a message first offered at `now`, dropping the oldest held one when full."""
-        while len(self._frames) >= self.max_messages:
+        size = sum(len(frame) for frame in frames)
+        while self._frames and (
+            len(self._frames) >= self.max_messages
+            or (self.max_bytes is not None and self.bytes + size > self.max_bytes)
+        ):
             oldest = next(iter(self._frames))
             self._forget(oldest)
             self.dropped += 1
         self._frames[seq] = frames
+        self.bytes += size
         self._arm(seq, now)
 
     def frames(self, seq: int) -> list[bytes] | None:
@@ -72,5 +79,5 @@ class Buffer:
         self._schedule.append((now, seq))
 
     def _forget(self, seq: int) -> None:
-        del self._frames[seq]
+        self.bytes -= sum(len(frame) for frame in self._frames.pop(seq))
         del self._sent_at[seq]

@@ -2,6 +2,7 @@
 
 ProducerError
  ├── ConfigError   (a bad argument or SPECTRAL_EDGE_* variable)
+ ├── ShardError    (a parameter layout the sketch cannot place in global coordinates)
  └── WireError     (a message that cannot be encoded or decoded; `reason` is machine-readable)
 """
 
@@ -12,6 +13,10 @@ class ProducerError(Exception):
 
 class ConfigError(ProducerError):
     """A configuration value is missing or invalid."""
+
+
+class ShardError(ProducerError):
+    """A sharded parameter whose placement has no global-coordinate mapping here."""
 
 
 class WireError(ProducerError):

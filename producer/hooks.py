@@ -1,9 +1,11 @@
 """`watch(model, optimizer)`: sketch the parameters every `every` optimizer steps and send them.
 
-Snapshot 0 is taken at `watch()` (step 0); after optimizer step n, when n % every == 0,
-snapshot n // every is sent as one SKETCH message of the group "all". Only rank 0 sketches (DDP
-replicates the parameters); other ranks get a no-op watch. Errors inside the optimizer hook are
-logged once and stop the sketching: nothing raises into the training loop.
+Snapshot 0 is taken at `watch()`; after optimizer step n, when n % every == 0, snapshot n // every
+is sent as one SKETCH message per parameter group. The layout (`producer.snapshot`) decides which
+ranks sketch and send; rank 0 alone announces the run (START, FINISH) and sends scalars.
+`Watch.advance(step)` drives the same snapshots from framework callbacks instead of a hook.
+Nothing raises into the training loop: a bad setting or any error inside the producer is logged
+once and turns the watch (or just its sketching) into a no-op.
 """
 
 from __future__ import annotations
@@ -12,27 +14,27 @@ import atexit
 import logging
 import math
 import os
-import sys
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from producer.config import ProducerConfig, resolve_config
+from producer.failure import ending_in_failure, watch_uncaught
+from producer.groups import Filter, resolve_groups
 from producer.identity import rank_and_world, resolve_run_id
 from producer.sketch import CountSketch
-from producer.transport import Sender, Sink, Spool
+from producer.snapshot import Snapshotter, choose_layout
+from producer.spool import Spool
+from producer.transport import Sender, Sink
 from producer.wire import Kind
 
 logger = logging.getLogger(__name__)
-METHOD = "countsketch"
-GROUPS = ("all",)
 _active: Watch | None = None
 
 
 class Watch:
-    """A watched run: `.run_id`, `.log(step, **scalars)`, `.close(status)`; a context manager."""
+    """A watched run: `.run_id`, `.advance(step)`, `.log(step, **scalars)`, `.close(status)`."""
 
     def __init__(
         self,
@@ -42,25 +44,32 @@ class Watch:
         rank: int = 0,
         world: int = 1,
         sink: Sink | None = None,
-        model: Any = None,
+        snapshotter: Snapshotter | None = None,
     ) -> None:
         self.config, self.run_id, self.rank, self.world = config, run_id, rank, world
         self.step = 0
         self.closed = False
         self._sink = sink
-        self._model = model
-        self._sketch = CountSketch(config.dim, config.seed) if sink is not None else None
+        self._snapshotter = snapshotter
         self._handle: Any = None
         self._warned: set[str] = set()
 
     @property
     def enabled(self) -> bool:
-        """Whether this watch sends anything at all."""
-        return self._sink is not None and not self.closed
+        """Whether this watch sends or sketches anything at all."""
+        return (self._sink is not None or self._snapshotter is not None) and not self.closed
+
+    def advance(self, step: int) -> None:
+        """The optimizer has made `step` steps: snapshot when `step` is a multiple of `every`."""
+        if self._snapshotter is None or step <= self.step:
+            return
+        self.step = step
+        if step % self.config.every == 0:
+            self._guarded(self._snapshot)
 
     def log(self, step: int, **scalars: Any) -> None:
         """Send finite scalar values (validation loss, learning rate, ...) observed at `step`."""
-        if not self.enabled:
+        if self._sink is None or self.rank != 0 or self.closed:
             return
         values: dict[str, float] = {}
         for name, value in scalars.items():
@@ -72,7 +81,7 @@ class Watch:
         if not isinstance(step, int) or step < 0:
             self._warn_once("step", f"spectral-edge dropped scalars logged at step {step!r}")
         elif values:
-            self._send(Kind.SCALARS, step=step, body={"values": values})
+            self._sink.send(Kind.SCALARS, step=step, body={"values": values})
 
     def close(self, status: str = "finished") -> None:
         """Remove the hook, send FINISH with `status` and wait a bounded time for delivery."""
@@ -86,7 +95,7 @@ class Watch:
             _active = None
         atexit.unregister(self._at_exit)
         if sink is not None:
-            sink.close(status, self.config.close_timeout, self.step)
+            sink.close(status, self.config.close_timeout, self.step, announce=self.rank == 0)
 
     def __enter__(self) -> Watch:
         return self
@@ -94,53 +103,50 @@ class Watch:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.close("failed" if exc_type is not None else "finished")
 
-    def _attach(self, optimizer: Any) -> None:
-        """Announce the run, take snapshot 0 and hook the optimizer."""
-        if self._sink is None:
-            return
-        self._send(Kind.START, body=self._start_body())
-        self._sink.start()
-        self._handle = optimizer.register_step_post_hook(self._on_step)
-        self._guarded(self._snapshot)
+    def attach(self, optimizer: Any, step: int = 0) -> None:
+        """Announce the run, take the first snapshot at `step` and hook `optimizer` (if given)."""
+        self.step = step
+        if self._sink is not None:
+            if self.rank == 0:
+                self._sink.send(Kind.START, step=step, body=self._start_body())
+            self._sink.start()
+        if self._snapshotter is not None:
+            if optimizer is not None:
+                self._handle = optimizer.register_step_post_hook(self._on_step)
+            self._guarded(self._snapshot)
         atexit.register(self._at_exit)
 
     def _start_body(self) -> dict[str, Any]:
-        config = self.config
+        config, snapshotter = self.config, self._snapshotter
         return {
             "project": config.project,
             "every": config.every,
             "d": config.dim,
             "seed": config.seed,
-            "method": METHOD,
-            "groups": list(GROUPS),
+            "method": config.method,
+            "groups": list(snapshotter.groups) if snapshotter is not None else [],
+            "layout": snapshotter.layout if snapshotter is not None else "replicated",
             "world": self.world,
-            "config": asdict(config),
+            "config": config.public(),
         }
 
     def _on_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self.step += 1
-        if self.step % self.config.every == 0:
-            self._guarded(self._snapshot)
+        self.advance(self.step + 1)
 
     def _snapshot(self) -> None:
-        if self._sketch is None:
+        if self._snapshotter is None:
             return
-        vector = self._sketch.sketch_parameters(self._model.named_parameters())
-        if not np.isfinite(vector).all():
-            self._warn_once(
-                "nonfinite", f"spectral-edge skipped a non-finite sketch at {self.step}"
-            )
+        vectors = self._snapshotter.take()
+        if not all(np.isfinite(v).all() for v in vectors.values()):
+            self._warn_once("nonfinite", f"spectral-edge skipped a non-finite sketch ({self.step})")
             return
-        self._send(
-            Kind.SKETCH,
-            step=self.step,
-            group=GROUPS[0],
-            index=self.step // self.config.every,
-            method=METHOD,
-            d=self.config.dim,
-            seed=self.config.seed,
-            payload=vector,
-        )
+        if self._sink is None:
+            return
+        config, owners = self.config, self._snapshotter.owners
+        fields = {"index": self.step // config.every, "owners": owners, "method": config.method}
+        for group, vector in vectors.items():
+            self._sink.send(Kind.SKETCH, step=self.step, group=group, payload=vector,
+                            d=config.dim, seed=config.seed, **fields)  # fmt: skip
 
     def _guarded(self, action: Any) -> None:
         """Run `action`; on any error log once and stop sketching (sending scalars still works)."""
@@ -149,10 +155,7 @@ class Watch:
         except Exception:
             logger.exception("spectral-edge stopped sketching after an error; training continues")
             self._detach()
-
-    def _send(self, kind: Kind, **fields: Any) -> None:
-        if self._sink is not None:
-            self._sink.send(kind, **fields)
+            self._snapshotter = None
 
     def _detach(self) -> None:
         if self._handle is not None:
@@ -160,8 +163,7 @@ class Watch:
             self._handle = None
 
     def _at_exit(self) -> None:
-        failed = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-        self.close("failed" if failed is not None else "finished")
+        self.close("failed" if ending_in_failure() else "finished")
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
@@ -171,40 +173,32 @@ class Watch:
 
 def watch(
     model: Any,
-    optimizer: Any,
+    optimizer: Any = None,
     *,
-    every: int | None = None,
-    run_id: str | None = None,
-    endpoint: str | None = None,
-    project: str | None = None,
-    dim: int | None = None,
-    seed: int | None = None,
-    mode: str | None = None,
+    groups: Mapping[str, Filter] | None = None,
+    step: int = 0,
     env: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> Watch:
-    """Watch `model` trained by `optimizer`; raises `ConfigError` on bad settings, nothing later."""
+    """Watch `model` trained by `optimizer`; options are `ProducerConfig` fields (every, dim, ...).
+
+    Never raises: a bad option or a failure while starting logs one error and returns a no-op.
+    """
     global _active
     env = os.environ if env is None else env
-    config = resolve_config(
-        env,
-        every=every,
-        run_id=run_id,
-        endpoint=endpoint,
-        project=project,
-        dim=dim,
-        seed=seed,
-        mode=mode,
-    )
+    try:
+        config = resolve_config(env, **options)
+    except Exception:
+        logger.exception("spectral-edge is off for this run: bad configuration")
+        return Watch(ProducerConfig(mode="disabled"), None)
     if config.mode == "disabled":
         return Watch(config, config.run_id)
-    run = resolve_run_id(config.run_id, env)
-    rank, world = rank_and_world(env)
-    if rank != 0:
-        return Watch(config, run, rank=rank, world=world)
-    sink = _open_sink(config, run, rank, world)
-    handle = Watch(config, run, rank=rank, world=world, sink=sink, model=model)
-    handle._attach(optimizer)
-    _active = handle
+    try:
+        handle = _start(model, optimizer, config, groups, step, env)
+    except Exception:
+        logger.exception("spectral-edge is off for this run: it could not start")
+        return Watch(config, config.run_id)
+    _active = handle if handle.rank == 0 else _active
     return handle
 
 
@@ -212,6 +206,31 @@ def log(step: int, **scalars: Any) -> None:
     """Send scalars through the active watch; a no-op when there is none."""
     if _active is not None:
         _active.log(step, **scalars)
+
+
+def _start(
+    model: Any,
+    optimizer: Any,
+    config: ProducerConfig,
+    spec: Mapping[str, Filter] | None,
+    step: int,
+    env: Mapping[str, str],
+) -> Watch:
+    run = resolve_run_id(config.run_id, env)
+    rank, world = rank_and_world(env)
+    groups = resolve_groups(model, spec)
+    layout = choose_layout(config.distributed, groups, world)
+    sketches = layout != "replicated" or rank == 0
+    sends = layout == "sharded" or rank == 0
+    snapshotter = None
+    if sketches:
+        sketch = CountSketch(config.dim, config.seed, threads=config.threads, method=config.method)
+        snapshotter = Snapshotter(sketch, groups, layout, rank)
+    sink = _open_sink(config, run, rank, world) if sends else None
+    handle = Watch(config, run, rank=rank, world=world, sink=sink, snapshotter=snapshotter)
+    watch_uncaught()
+    handle.attach(optimizer, step)
+    return handle
 
 
 def _open_sink(config: ProducerConfig, run: str, rank: int, world: int) -> Sink:

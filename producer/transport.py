@@ -1,31 +1,39 @@
-"""Getting messages out of the training process: `Sender` (online, the one ZeroMQ user) and `Spool`.
+"""Getting messages out of the training process: `Sender`, the one ZeroMQ user of the producer.
 
-The training thread only enqueues. A daemon thread owns a DEALER socket: it numbers messages per
+The training thread only enqueues (and pokes a `Wakeup` pipe). A daemon thread owns a DEALER
+socket, sleeping in a poll on it and the pipe until there is work: it numbers messages per
 (run, rank), keeps them in a `Buffer` until acknowledged, resends the overdue, reads acks and sends
-heartbeats. Closing sends FINISH and waits a bounded time for the acks. A failure inside the thread
-is logged once and turns the sender into a no-op: nothing here raises into the caller.
+heartbeats. Closing sends FINISH and waits for the acks, up to `close_timeout`, but gives up after
+`CLOSE_QUIET` seconds without any acknowledgement (an absent analyzer costs ~1 s at exit).
+A failure inside the thread is logged once and turns the sender into a no-op: nothing here raises
+into the caller.
+Sequence numbers start at `base`, the microseconds since the epoch, so a restarted process never
+reuses the numbers of its previous life under the same run id (the analyzer would drop them as
+repeats); HEARTBEAT and FINISH bodies carry `base` and the `dropped` count.
+With `server_key` set the socket is a CURVE client (`producer.connection`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-import msgpack
 import zmq
 
 from producer.buffer import Buffer
 from producer.config import ProducerConfig
+from producer.connection import connect_dealer
+from producer.wakeup import Wakeup
 from producer.wire import Kind, Message, decode_ack, encode
 
 logger = logging.getLogger(__name__)
 POLL_MS = 20
+IDLE_POLL_MS = 250
+CLOSE_QUIET = 1.0
 
 
 class Sink(Protocol):
@@ -35,7 +43,14 @@ class Sink(Protocol):
     def send(
         self, kind: Kind, *, step: int = 0, body: dict[str, Any] | None = None, **fields: Any
     ) -> None: ...
-    def close(self, status: str = "finished", timeout: float = 5.0, step: int = 0) -> None: ...
+    def close(
+        self,
+        status: str = "finished",
+        timeout: float = 5.0,
+        step: int = 0,
+        *,
+        announce: bool = True,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -47,18 +62,20 @@ class Sender:
     """Online sink: enqueue from any thread, deliver from a background one, never block or raise."""
 
     def __init__(self, config: ProducerConfig, run: str, *, rank: int = 0, world: int = 1) -> None:
-        self.endpoint, self.run, self.rank, self.world = config.endpoint, run, rank, world
+        self.config, self.run, self.rank, self.world = config, run, rank, world
         self.heartbeat, self.resend_after = config.heartbeat, config.resend_after
         self.linger_ms = config.linger_ms
         self.sent = self.acked = self.resent = self.invalid = 0
         self.failed = False
-        self._buffer = Buffer(config.buffer_max)
+        self._buffer = Buffer(config.buffer_max, config.buffer_bytes)
         self._inbox: queue.SimpleQueue[Message | _Close] = queue.SimpleQueue()
+        self._wakeup = Wakeup()
         self._thread = threading.Thread(target=self._run, name=f"spectral-edge-{run}", daemon=True)
         self._unsent: dict[int, None] = {}
-        self._seq = 0
+        self._seq = self.base = time.time_ns() // 1000
         self._deadline: float | None = None
         self._last_beat = 0.0
+        self._last_progress = 0.0
         self._closed = False
         self._warned: set[str] = set()
 
@@ -84,16 +101,31 @@ class Sender:
             return
         message = Message(kind, self.run, 0, self.rank, self.world, step, body=body or {}, **fields)
         self._inbox.put(message)
+        self._wakeup.set()
 
-    def close(self, status: str = "finished", timeout: float = 5.0, step: int = 0) -> None:
-        """Send FINISH, wait up to `timeout` for every ack, then stop; bounded, idempotent."""
+    def close(
+        self,
+        status: str = "finished",
+        timeout: float = 5.0,
+        step: int = 0,
+        *,
+        announce: bool = True,
+    ) -> None:
+        """Send FINISH (a last heartbeat when not `announce`), wait up to `timeout` for acks, stop.
+
+        Bounded and idempotent. Ranks other than the run's coordinator close without announcing.
+        """
         if self._closed:
             return
-        self.send(Kind.FINISH, step=step, body={"status": status})
+        if announce:
+            self.send(Kind.FINISH, step=step, body={"status": status})
+        else:
+            self.send(Kind.HEARTBEAT, step=step)
         self._closed = True
         if not self._thread.is_alive():
             return
         self._inbox.put(_Close(time.monotonic() + timeout))
+        self._wakeup.set()
         self._thread.join(timeout + self.linger_ms / 1000 + 1.0)
 
     def _run(self) -> None:
@@ -108,16 +140,16 @@ class Sender:
             self.failed = True
 
     def _serve(self, context: zmq.Context) -> None:
-        socket = context.socket(zmq.DEALER)
+        socket = connect_dealer(context, self.config, min(self._buffer.max_messages, 1000))
         try:
-            socket.setsockopt(zmq.LINGER, self.linger_ms)
-            socket.setsockopt(zmq.SNDHWM, self._buffer.max_messages)
-            socket.setsockopt(zmq.IMMEDIATE, 1)
-            socket.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
-            socket.connect(self.endpoint)
+            poller = zmq.Poller()
+            poller.register(socket, zmq.POLLIN)
+            poller.register(self._wakeup.fileno(), zmq.POLLIN)
             self._last_beat = time.monotonic()
             while not self._tick(socket):
-                socket.poll(POLL_MS, zmq.POLLIN)
+                busy = self._deadline is not None or self._unsent
+                poller.poll(POLL_MS if busy else IDLE_POLL_MS)
+                self._wakeup.clear()
         finally:
             socket.close(linger=self.linger_ms)
 
@@ -137,7 +169,9 @@ class Sender:
             self._last_beat = now
             beat = Message(Kind.HEARTBEAT, self.run, 0, self.rank, self.world)
             self._emit(socket, beat, now)
-        return self._deadline is not None and (not self._buffer or now >= self._deadline)
+        return self._deadline is not None and (
+            not self._buffer or now >= self._deadline or now - self._last_progress >= CLOSE_QUIET
+        )
 
     def _drain_inbox(self, socket: zmq.Socket, now: float) -> None:
         while True:
@@ -147,6 +181,7 @@ class Sender:
                 return
             if isinstance(item, _Close):
                 self._deadline = item.deadline
+                self._last_progress = now
             else:
                 self._emit(socket, item, now)
 
@@ -154,7 +189,7 @@ class Sender:
         """Number, encode, buffer and send one message."""
         body = message.body
         if message.kind in (Kind.HEARTBEAT, Kind.FINISH):
-            body = {**body, "dropped": self._buffer.dropped}
+            body = {**body, "dropped": self._buffer.dropped, "base": self.base}
         try:
             frames = encode(replace(message, seq=self._seq, body=body))
         except Exception as exc:
@@ -193,6 +228,7 @@ class Sender:
                 return
             try:
                 self.acked += self._buffer.ack(decode_ack(frames))
+                self._last_progress = time.monotonic()
             except Exception as exc:
                 self._warn_once("ack", f"spectral-edge ignored a bad acknowledgement: {exc}")
 
@@ -200,70 +236,3 @@ class Sender:
         if key not in self._warned:
             self._warned.add(key)
             logger.warning(text)
-
-
-class Spool:
-    """Offline sink: appends each message to `<dir>/<run>.rank<r>.msgpack`.
-
-    Each record is one msgpack array of the message's frames (`wire.decode` reads it back).
-    """
-
-    def __init__(self, directory: str | Path, run: str, *, rank: int = 0, world: int = 1) -> None:
-        self.path = Path(directory) / f"{run}.rank{rank}.msgpack"
-        self.run, self.rank, self.world = run, rank, world
-        self.sent = self.acked = self.resent = self.dropped = 0
-        self.failed = False
-        self._seq = 0
-        self._file: BinaryIO | None = None
-
-    def start(self) -> None:
-        """Nothing to start: the file opens with the first message."""
-
-    def send(
-        self, kind: Kind, *, step: int = 0, body: dict[str, Any] | None = None, **fields: Any
-    ) -> None:
-        """Append one message."""
-        if self._file is None and not self.failed:
-            self._open()
-        if self._file is None:
-            return
-        message = Message(
-            kind, self.run, self._seq, self.rank, self.world, step, body=body or {}, **fields
-        )
-        try:
-            self._file.write(msgpack.packb(encode(message)))
-        except Exception:
-            self._fail()
-            return
-        self._seq += 1
-        self.sent += 1
-
-    def close(self, status: str = "finished", timeout: float = 5.0, step: int = 0) -> None:
-        """Append FINISH and close the file."""
-        if self._file is None:
-            return
-        self.send(Kind.FINISH, step=step, body={"status": status, "dropped": 0})
-        try:
-            self._shut()
-        except OSError:
-            self._fail()
-
-    def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("ab")
-        except OSError:
-            self._fail()
-
-    def _fail(self) -> None:
-        logger.exception(
-            "spectral-edge spool %s failed; monitoring continues without it", self.path
-        )
-        self.failed = True
-        with contextlib.suppress(OSError):
-            self._shut()
-
-    def _shut(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            file.close()

@@ -19,6 +19,7 @@ import producer
 from producer.errors import ConfigError
 from producer.sketch import CountSketch
 from producer.wire import Kind, Message, decode
+from tests.producer.conftest import tiny_model, train_step
 
 TIMINGS = {"SPECTRAL_EDGE_LINGER_MS": "0", "SPECTRAL_EDGE_RESEND_AFTER": "0.2"}
 
@@ -29,18 +30,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_model() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
-    return model, torch.optim.SGD(model.parameters(), lr=0.1)
-
-
-def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    optimizer.zero_grad()
-    model(torch.randn(8, 4)).pow(2).mean().backward()
-    optimizer.step()
 
 
 def of_kind(messages: list[Message], kind: Kind) -> list[Message]:
@@ -62,7 +51,7 @@ def test_watch_sends_start_then_snapshots_every_few_steps(router: Any) -> None:
     watched.log(7, val_loss=0.5, lr=torch.tensor(0.1))
     watched.close()
     messages = router.received()
-    assert [m.seq for m in messages] == list(range(len(messages)))
+    assert [m.seq - messages[0].seq for m in messages] == list(range(len(messages)))
     start = messages[0]
     assert start.kind is Kind.START and start.run == "run-w"
     assert {k: start.body[k] for k in ("project", "every", "d", "seed", "method", "groups")} == {
@@ -70,7 +59,7 @@ def test_watch_sends_start_then_snapshots_every_few_steps(router: Any) -> None:
         "every": 3,
         "d": 64,
         "seed": 3,
-        "method": "countsketch",
+        "method": "countsketch-srht",
         "groups": ["all"],
     }
     assert start.body["world"] == 1 and start.body["config"]["dim"] == 64
@@ -146,10 +135,10 @@ def test_error_in_the_hook_never_reaches_the_training_loop(
     model, optimizer = tiny_model()
     watched = producer.watch(model, optimizer, every=1, endpoint=router.endpoint, env=TIMINGS)
 
-    def broken(named: Any) -> np.ndarray:
+    def broken() -> dict[str, np.ndarray]:
         raise RuntimeError("sketch exploded")
 
-    watched._sketch.sketch_parameters = broken  # type: ignore[union-attr, method-assign]
+    watched._snapshotter.take = broken  # type: ignore[union-attr, method-assign]
     for _ in range(3):
         train_step(model, optimizer)
     watched.log(3, loss=1.0)
@@ -183,10 +172,15 @@ def test_offline_mode_spools_messages(tmp_path: Path) -> None:
     assert [m.kind for m in messages] == [Kind.START, Kind.SKETCH, Kind.SKETCH, Kind.FINISH]
 
 
-def test_bad_configuration_raises_at_watch() -> None:
+def test_bad_configuration_degrades_to_a_no_op(caplog: pytest.LogCaptureFixture) -> None:
     model, optimizer = tiny_model()
-    with pytest.raises(ConfigError, match="every"):
-        producer.watch(model, optimizer, env={"SPECTRAL_EDGE_EVERY": "0"})
+    watched = producer.watch(model, optimizer, env={"SPECTRAL_EDGE_EVERY": "0"})
+    bogus = producer.watch(model, optimizer, env={}, evry=3)
+    train_step(model, optimizer)
+    assert not watched.enabled and not bogus.enabled
+    assert not optimizer._optimizer_step_post_hooks
+    errors = [r for r in caplog.records if "bad configuration" in r.message]
+    assert len(errors) == 2 and isinstance(errors[0].exc_info[1], ConfigError)
 
 
 def test_importing_producer_does_not_import_torch() -> None:

@@ -17,7 +17,7 @@ def test_defaults() -> None:
         "online",
         "tcp://127.0.0.1:5555",
         10,
-        256,
+        400,
         0,
     )
     assert (config.heartbeat, config.buffer_max, config.resend_after) == (10.0, 10_000, 5.0)
@@ -71,6 +71,12 @@ def test_blank_environment_values_are_ignored() -> None:
         ({}, {"heartbeat": 0}, "heartbeat must be > 0"),
         ({}, {"buffer_max": 0}, "buffer_max must be >= 1"),
         ({}, {"colour": "red"}, "unknown producer option"),
+        ({}, {"distributed": "ring"}, "distributed must be one of"),
+        ({}, {"method": "gaussian"}, "method must be one of"),
+        ({}, {"threads": -1}, "threads must be >= 0"),
+        ({}, {"buffer_bytes": 0}, "buffer_bytes must be >= 1"),
+        ({}, {"server_key": "short"}, "server_key is not a Z85 CURVE key"),
+        ({}, {"public_key": "x" * 40}, "public_key and secret_key go together"),
     ],
 )
 def test_invalid_values_raise_config_error(env: dict, explicit: dict, match: str) -> None:
@@ -81,3 +87,20 @@ def test_invalid_values_raise_config_error(env: dict, explicit: dict, match: str
 def test_config_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         ProducerConfig().every = 3  # type: ignore[misc]
+
+
+def test_distributed_and_sketch_settings_from_the_environment() -> None:
+    env = {
+        "SPECTRAL_EDGE_DISTRIBUTED": " AllReduce ",
+        "SPECTRAL_EDGE_METHOD": "countsketch",
+        "SPECTRAL_EDGE_THREADS": "3",
+        "SPECTRAL_EDGE_BUFFER_BYTES": "1000",
+    }
+    config = resolve_config(env)
+    assert (config.distributed, config.method, config.threads, config.buffer_bytes) == (
+        "allreduce",
+        "countsketch",
+        3,
+        1000,
+    )
+    assert ProducerConfig().method == "countsketch-srht"

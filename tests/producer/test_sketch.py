@@ -48,7 +48,7 @@ def test_expected_gram_is_identity() -> None:
     total = np.zeros((size, size))
     collisions = 0
     for seed in range(trials):
-        sketch = CountSketch(dim, seed=seed)
+        sketch = CountSketch(dim, seed=seed, method="countsketch")
         columns = np.stack([sketch.sketch("w", eye[j]) for j in range(size)], axis=1)
         gram = columns.T @ columns
         assert np.array_equal(np.diag(gram), np.ones(size))
@@ -66,7 +66,7 @@ def test_structured_updates_do_not_alias() -> None:
     dim = 64
     values = np.zeros(dim * 256)
     values[::dim] = 1.0
-    result = CountSketch(dim, seed=0).sketch("w", values)
+    result = CountSketch(dim, seed=0, method="countsketch").sketch("w", values)
     assert np.count_nonzero(result) > dim // 2
     assert np.sum(result**2) == pytest.approx(256, rel=0.5)
 

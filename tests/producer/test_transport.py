@@ -7,17 +7,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import numpy as np
 import pytest
+import zmq
 
 from producer.config import ProducerConfig
-from producer.transport import Sender, Spool
-from producer.wire import Kind, Message, decode
+from producer.connection import warn_if_plaintext
+from producer.transport import Sender
+from producer.wire import Kind, Message
 
 
 def seqs(messages: list[Message]) -> list[int]:
-    return [message.seq for message in messages]
+    """Sequence numbers relative to the first one (a sender starts at the epoch microseconds)."""
+    return [message.seq - messages[0].seq for message in messages] if messages else []
 
 
 def test_messages_arrive_in_order_numbered_and_acked(
@@ -33,7 +35,7 @@ def test_messages_arrive_in_order_numbered_and_acked(
     received = router.received()
     assert seqs(received) == list(range(8))
     assert [m.kind for m in received] == [Kind.START, *[Kind.SCALARS] * 5, Kind.SKETCH, Kind.FINISH]
-    assert received[-1].body == {"status": "finished", "dropped": 0}
+    assert received[-1].body == {"status": "finished", "dropped": 0, "base": received[0].seq}
     assert np.array_equal(received[6].payload, np.arange(4.0))
     assert (sender.sent, sender.acked, sender.resent, sender.dropped) == (8, 8, 0, 0)
     assert sender.pending == 0
@@ -131,18 +133,112 @@ def test_unencodable_message_is_skipped_without_a_gap(
     assert sender.invalid == 1
 
 
-def test_spool_appends_decodable_messages(tmp_path: Any) -> None:
-    spool = Spool(tmp_path / "spool", "run-offline", rank=0, world=1)
-    spool.send(Kind.START, body={"every": 2})
-    spool.start()
-    spool.send(Kind.SKETCH, step=2, index=1, d=3, payload=np.ones(3))
-    spool.close("finished", step=2)
-    with spool.path.open("rb") as handle:
-        messages = [decode(frames) for frames in msgpack.Unpacker(handle)]
-    assert [(m.kind, m.seq) for m in messages] == [
-        (Kind.START, 0),
-        (Kind.SKETCH, 1),
-        (Kind.FINISH, 2),
-    ]
-    assert np.array_equal(messages[1].payload, np.ones(3))
-    assert messages[2].body == {"status": "finished", "dropped": 0}
+def test_restarted_receiver_gets_resends_and_applies_each_once(
+    make_router: Callable[..., Any], fast_config: Callable[..., ProducerConfig]
+) -> None:
+    """The first receiver stores but dies before acknowledging; the second one de-duplicates."""
+    store: dict[tuple[str, int, int], Message] = {}
+    first = make_router(ack=False, store=store)
+    sender = Sender(fast_config(endpoint=first.endpoint, resend_after=0.1), "run-restart")
+    sender.start()
+    for step in range(5):
+        sender.send(Kind.SCALARS, step=step, body={"values": {"x": float(step)}})
+    assert first.wait_for(lambda messages: len(messages) >= 5)
+    first.close()
+    for step in range(5, 8):
+        sender.send(Kind.SCALARS, step=step, body={"values": {"x": float(step)}})
+    second = make_router(bind=first.endpoint, store=store)
+    sender.close(timeout=5.0)
+    delivered = len(first.received()) + len(second.received())
+    kinds = sorted((m.kind, m.step) for m in store.values())
+    assert kinds == [(Kind.FINISH, 0), *((Kind.SCALARS, step) for step in range(8))]
+    assert delivered > len(store)  # some messages arrived twice and were applied once
+    assert sender.acked == 9 and sender.pending == 0
+
+
+def test_byte_bound_drops_oldest(
+    make_router: Callable[..., Any], fast_config: Callable[..., ProducerConfig]
+) -> None:
+    router = make_router(ack=False)
+    sender = Sender(fast_config(endpoint=router.endpoint, buffer_bytes=20_000), "run-bytes")
+    sender.start()
+    for step in range(20):
+        sender.send(Kind.SKETCH, step=step, index=step, d=256, payload=np.ones(256))
+    assert router.wait_for(lambda messages: len(messages) >= 20)
+    sender.close(timeout=0.2)
+    assert sender._buffer.bytes <= 20_000 and sender.pending <= 1 + 20_000 // 2048
+    assert sender.dropped == 21 - sender.pending  # 20 sketches and FINISH, none acknowledged
+
+
+def test_curve_encrypts_to_a_keyed_analyzer(
+    make_router: Callable[..., Any], fast_config: Callable[..., ProducerConfig]
+) -> None:
+    server_public, server_secret = zmq.curve_keypair()
+    router = make_router(curve_secret=server_secret)
+    client_public, client_secret = zmq.curve_keypair()
+    keyed = fast_config(
+        endpoint=router.endpoint,
+        server_key=server_public.decode(),
+        public_key=client_public.decode(),
+        secret_key=client_secret.decode(),
+    )
+    sender = Sender(keyed, "run-curve")
+    sender.start()
+    sender.send(Kind.SCALARS, body={"values": {"x": 1.0}})
+    sender.close(timeout=3.0)
+    assert [m.kind for m in router.received()] == [Kind.SCALARS, Kind.FINISH]
+    assert sender.acked == 2
+    server_only = fast_config(endpoint=router.endpoint, server_key=server_public.decode())
+    ephemeral = Sender(server_only, "run-ephemeral")
+    ephemeral.start()
+    ephemeral.close(timeout=3.0)
+    assert ephemeral.acked == 1
+
+
+def test_plain_client_cannot_talk_to_a_curve_analyzer(
+    make_router: Callable[..., Any], fast_config: Callable[..., ProducerConfig]
+) -> None:
+    _, server_secret = zmq.curve_keypair()
+    router = make_router(curve_secret=server_secret)
+    sender = Sender(fast_config(endpoint=router.endpoint), "run-plain")
+    sender.start()
+    sender.send(Kind.SCALARS, body={"values": {"x": 1.0}})
+    began = time.monotonic()
+    sender.close(timeout=0.5)
+    assert time.monotonic() - began < 2.0
+    assert router.received() == [] and sender.acked == 0
+
+
+def test_non_coordinator_close_sends_a_heartbeat_not_finish(
+    router: Any, fast_config: Callable[..., ProducerConfig]
+) -> None:
+    sender = Sender(fast_config(endpoint=router.endpoint), "run-rank1", rank=1, world=2)
+    sender.start()
+    sender.close(timeout=3.0, announce=False)
+    assert [(m.kind, m.rank) for m in router.received()] == [(Kind.HEARTBEAT, 1)]
+
+
+def test_sequence_numbers_of_a_restarted_process_do_not_repeat(
+    router: Any, fast_config: Callable[..., ProducerConfig]
+) -> None:
+    for _ in range(2):
+        sender = Sender(fast_config(endpoint=router.endpoint), "run-again")
+        sender.start()
+        sender.send(Kind.SCALARS, body={"values": {"x": 1.0}})
+        sender.close(timeout=3.0)
+    numbers = [m.seq for m in router.received()]
+    assert len(numbers) == 4 and numbers == sorted(set(numbers))
+
+
+def test_plain_text_outside_loopback_is_warned_about(
+    caplog: pytest.LogCaptureFixture, fast_config: Callable[..., ProducerConfig]
+) -> None:
+    """Checked without connecting: the test never contacts a non-loopback host."""
+    server_public, _ = zmq.curve_keypair()
+    assert not warn_if_plaintext(fast_config(endpoint="tcp://127.0.0.1:1"))
+    assert not warn_if_plaintext(fast_config(endpoint="ipc:///tmp/analyzer"))
+    keyed = fast_config(endpoint="tcp://10.0.0.7:5555", server_key=server_public.decode())
+    assert not warn_if_plaintext(keyed)
+    assert warn_if_plaintext(fast_config(endpoint="tcp://10.0.0.7:5555"))
+    warnings = [r.message for r in caplog.records if "without CURVE" in r.message]
+    assert warnings == ["spectral-edge sends to tcp://10.0.0.7:5555 without CURVE (no server_key)"]
