@@ -11,11 +11,21 @@ EdgeRule = Literal["argmax", "weighted", "floor"]
 
 
 class AnalyzerSettings(BaseSettings):
-    """Where the analyzer listens and stores, which windows it computes and when it alerts."""
+    """Where the analyzer listens and stores, which windows it computes and when it alerts.
+
+    Timeouts in seconds: `assembly_timeout` after a snapshot's first partial sketch it is stored
+    from the partials present, flagged incomplete; `gap_timeout` after a series stalls on a
+    missing snapshot it skips it, flagging the spanning windows `gap`. Retention per run:
+    `keep_records` per series (run, group, W), `keep_alerts` in the run's alert stream,
+    `keep_scalars` logged scalar rows. `batch_max` messages are drained per loop iteration.
+    `curve_secret_key` (Z85) turns on CURVE; `curve_clients` lists the producers' public keys
+    admitted (empty: any producer that knows the server's public key).
+    """
 
     model_config = SettingsConfigDict(env_prefix="SPECTRAL_EDGE_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
     bind: str = "tcp://127.0.0.1:5555"
     windows: list[int] = Field(default_factory=lambda: [10, 20, 30])
     edge_rule: EdgeRule = "weighted"
@@ -24,6 +34,15 @@ class AnalyzerSettings(BaseSettings):
     plateau_windows: int = Field(default=3, ge=1)
     heartbeat_timeout: float = Field(default=60.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
+    assembly_timeout: float = Field(default=30.0, gt=0)
+    gap_timeout: float = Field(default=60.0, gt=0)
+    keep_records: int = Field(default=100_000, ge=1)
+    keep_alerts: int = Field(default=10_000, ge=1)
+    keep_scalars: int = Field(default=100_000, ge=1)
+    batch_max: int = Field(default=1024, ge=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    curve_secret_key: str | None = Field(default=None, min_length=40, max_length=40)
+    curve_clients: list[str] = Field(default_factory=list)
 
     @field_validator("windows")
     @classmethod

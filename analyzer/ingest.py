@@ -1,158 +1,198 @@
-"""Apply one decoded message: store it once, compute the windows it completes, advance detectors.
+"""Apply a batch of decoded messages: store each once, assemble shards, advance series, detect.
 
-Everything after the at-most-once apply (shard assembly, windows, detectors) is idempotent and runs
-again when a duplicate arrives, so a crash between apply and acknowledgement loses nothing: the
-producer resends, and the resend finishes the work.
+Per batch: one `apply.lua` call per run (pipelined) applies every message at most once; sharded
+snapshots whose partials all arrived are assembled; every series whose next snapshot arrived is
+advanced (`analyzer.series`); logged scalars feed the run's scalar detectors; the runs' outboxes
+are published to the global alert stream. Everything after the apply is idempotent and is redone
+when a duplicate arrives, so a crash before the acknowledgement loses nothing: the producer
+resends, and the resend finishes the work. Deadlines (assembly timeouts, gaps) and heartbeat
+crashes are handled by `sweep`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Sequence
 
-from analyzer import spectrum, windows
+import numpy as np
+
+from analyzer import assembly
 from analyzer.config import AnalyzerSettings
-from analyzer.detectors import CollapseDetector, CollapseEvent
 from analyzer.errors import RejectedError, StateError
 from analyzer.metrics import Counters
-from analyzer.records import Alert, RunInfo, RunState, WindowRecord
-from analyzer.store import Applied, Store
+from analyzer.records import RunState
+from analyzer.runs import run_state
+from analyzer.scripts import Limits, apply_calls, assemble_call, scalars_call
+from analyzer.series import SeriesBank, alert_json
+from analyzer.store import Store
 from producer.wire import Kind, Message
 
 _CAS_ATTEMPTS = 16
-
-
-def run_state(run: RunInfo, now: float, timeout: float) -> RunState:
-    """A run's state as of `now`: running runs silent for longer than `timeout` have crashed."""
-    if run.state is RunState.RUNNING and now - run.updated_at > timeout:
-        return RunState.CRASHED
-    return run.state
+MAX_ABS = 1e100  # larger sketch entries would overflow the float64 Gram (d * MAX_ABS^2 < 1e308)
+APPLIED, DUPLICATE, LATE = "applied", "duplicate", "late"
+_CODES = {1: APPLIED, 0: DUPLICATE, 2: LATE, -1: "unknown_run", -2: "dim_mismatch"}
 
 
 class Ingestor:
-    """The per-message logic of the analyzer service, over a Store."""
+    """The per-batch logic of the analyzer service, over a Store."""
 
     def __init__(self, store: Store, settings: AnalyzerSettings, counters: Counters) -> None:
         self.store = store
         self.settings = settings
         self.counters = counters
+        self.series = SeriesBank(store, settings, counters)
+
+    def limits(self, now: float) -> Limits:
+        """Deadlines and retention for writes made at `now`."""
+        s = self.settings
+        return Limits(
+            now + s.assembly_timeout,
+            now + s.gap_timeout,
+            s.keep_records,
+            s.keep_alerts,
+            s.keep_scalars,
+        )
 
     def handle(self, message: Message, now: float) -> bool:
-        """Apply `message`; True if new, False if a duplicate. Raises RejectedError to refuse it."""
-        _validate(message)
-        outcome, partials = self.store.apply(message, now)
-        if outcome is Applied.UNKNOWN_RUN:
-            raise RejectedError("unknown_run", message.run)
-        if outcome is Applied.DIM_MISMATCH:
-            raise RejectedError("dim_mismatch", f"d={message.d} differs from the run's")
-        if message.kind is Kind.SKETCH:
-            needs_assembly = message.owners > 1 and (
-                outcome is Applied.DUPLICATE or partials >= message.owners
-            )
-            if needs_assembly:
-                self.store.assemble(message.run, message.group, message.index, message.owners)
-            self.complete_windows(message.run, message.group, message.index, now)
-        return outcome is Applied.APPLIED
+        """Apply one message; True if new, False if not. Raises RejectedError to refuse it."""
+        outcome = self.handle_batch([message], now)[0]
+        if outcome not in (APPLIED, DUPLICATE, LATE):
+            raise RejectedError(outcome, message.run)
+        return outcome == APPLIED
 
-    def complete_windows(self, run_id: str, group: str, index: int, now: float) -> list[Alert]:
-        """Compute the windows snapshot `index` completes, then advance their detectors."""
-        lengths = self.settings.windows
-        present = self.store.present(run_id, group, windows.span(index, lengths))
-        alerts: list[Alert] = []
-        for length in lengths:
-            due = windows.completed(index, present, [length])
-            done = self.store.recorded(run_id, group, length, [w.end for w in due])
-            for window in due:
-                if window.end not in done:
-                    self._record(run_id, group, window)
-            if due:
-                alerts += self.advance(run_id, group, length, now)
-        return alerts
-
-    def advance(self, run_id: str, group: str, length: int, now: float) -> list[Alert]:
-        """Feed a series' detector its unseen records in index order (compare-and-set)."""
-        for _ in range(_CAS_ATTEMPTS):
-            raw = self.store.detector_state(run_id, group, length)
-            detector = self._detector(raw)
-            first = length if detector.last_index is None else detector.last_index + 1
-            records = self.store.window_records(run_id, group, length, first)
-            if not records:
-                return []
-            events = [detector.update(r.index, r.step, r.edge_ratio) for r in records]
-            alerts = [_alert(run_id, group, length, e, now) for e in events if e is not None]
-            if self.store.advance_detector(run_id, group, length, raw, detector.to_bytes(), alerts):
-                if alerts:
-                    self.counters.inc("alerts", CollapseDetector.rule, len(alerts))
-                return alerts
-        raise StateError(f"detector of {run_id}/{group}/W={length} kept losing its update race")
+    def handle_batch(self, messages: Sequence[Message], now: float) -> list[str]:
+        """Apply messages in order; per message `applied`, `duplicate`, `late` or a reason."""
+        outcomes = [_refusal(m) or "" for m in messages]
+        valid = [(i, m) for i, m in enumerate(messages) if not outcomes[i]]
+        limits = self.limits(now)
+        results = self._apply([m for _, m in valid], now, limits)
+        due: set[tuple[str, str]] = set()
+        scalars: dict[str, list[Message]] = {}
+        for (i, message), (code, extra) in zip(valid, results, strict=True):
+            outcomes[i] = _CODES[code]
+            if code < 0:
+                continue
+            if message.kind is Kind.SKETCH:
+                self._sketch(message, code, extra, due, limits)
+            elif message.kind is Kind.SCALARS:
+                scalars.setdefault(message.run, []).append(message)
+        self.series.advance(due, now, limits)
+        for run_id, logged in scalars.items():
+            self._detect_scalars(run_id, logged, now)
+        self.store.publish(sorted({m.run for _, m in valid}))
+        return outcomes
 
     def sweep(self, now: float) -> list[str]:
-        """Mark running runs crashed when their heartbeats stopped; returns their ids."""
-        crashed = []
-        for run in self.store.list_runs():
+        """Handle expired deadlines, publish leftover outboxes, mark silent runs crashed."""
+        crashed, runs = [], self.store.list_runs()
+        limits = self.limits(now)
+        for run in runs:
+            self.expire(run.run_id, now, limits)
             verdict = run_state(run, now, self.settings.heartbeat_timeout)
             stale = verdict is RunState.CRASHED and run.state is RunState.RUNNING
             if stale and self.store.mark_crashed(run.run_id, run.updated_at):
                 crashed.append(run.run_id)
+        self.store.publish([run.run_id for run in runs])
         return crashed
 
-    def _record(self, run_id: str, group: str, window: windows.Window) -> None:
-        block = self.store.snapshot_block(run_id, group, window.first, window.end)
-        metrics = spectrum.window_metrics(block[1:] - block[:-1], self.settings.edge_rule)
-        record = WindowRecord(
-            run_id=run_id,
-            group=group,
-            window=window.length,
-            index=window.end,
-            step=self.store.step_of(run_id, group, window.end),
-            **metrics.fields(),
-        )
-        if self.store.record_window(record):
-            self.counters.inc("windows")
+    def _apply(self, messages: list[Message], now: float, limits: Limits) -> list[tuple[int, int]]:
+        """Run the apply calls; register applied or resent STARTs; (code, extra) per message."""
+        replies = self.store.run(apply_calls(messages, now, limits))
+        per_run = {
+            run: iter(zip(r[::2], r[1::2], strict=True))
+            for run, r in zip(dict.fromkeys(m.run for m in messages), replies, strict=True)
+        }
+        results = [next(per_run[m.run]) for m in messages]
+        starts = {
+            m.run: float(extra)
+            for m, (code, extra) in zip(messages, results, strict=True)
+            if m.kind is Kind.START and code in (0, 1)
+        }
+        self.store.register(starts)
+        return [
+            (int(code), 0 if m.kind is Kind.START else int(extra))
+            for m, (code, extra) in zip(messages, results, strict=True)
+        ]
 
-    def _detector(self, raw: bytes | None) -> CollapseDetector:
-        if raw is not None:
-            return CollapseDetector.from_bytes(raw)
-        s = self.settings
-        return CollapseDetector(s.plateau_min, s.plateau_windows, s.collapse_threshold)
+    def _sketch(
+        self, message: Message, code: int, extra: int, due: set[tuple[str, str]], limits: Limits
+    ) -> None:
+        key = (message.run, message.group)
+        if code == 2:
+            self.counters.inc("late")
+        elif message.owners == 1:
+            if extra & 2:
+                payload = np.asarray(message.payload, np.float64)
+                self.series.remember(key, message.index, assembly.Snapshot(message.step, payload))
+            if extra & 1:
+                due.add(key)
+        elif extra >= message.owners and self._assemble(
+            message.run, message.group, message.index, message.owners, limits
+        ):
+            due.add(key)
+
+    def _assemble(self, run: str, group: str, index: int, owners: int, limits: Limits) -> bool:
+        """Sum a snapshot's partials into its snapshot; True when it is its series' next one."""
+        for _ in range(_CAS_ATTEMPTS):
+            partials = self.store.partials(run, group, index)
+            if not partials:
+                self.store.clear_deadline(run, f"part|{group}|{index}|{owners}")
+                return False
+            snapshot = assembly.assemble(partials, owners)
+            blob = assembly.pack(snapshot)
+            call = assemble_call(run, group, index, owners, blob, len(partials), limits.gap_at)
+            code = int(self.store.run([call])[0])
+            if code > 0:
+                self.series.remember((run, group), index, snapshot)
+                if snapshot.flags:
+                    self.counters.inc("assembly_timeouts")
+            if code != -1:
+                return code == 2
+        raise StateError(f"assembly of {run}/{group}/{index} kept losing its race")
+
+    def expire(self, run_id: str, now: float, limits: Limits | None = None) -> None:
+        """Assemble timed-out snapshots (flagged incomplete) and skip timed-out gaps of a run."""
+        limits = limits or self.limits(now)
+        for member in self.store.expired(run_id, now):
+            kind, group, *rest = member.split("|")
+            if kind == "gap":
+                if not self.series.advance({(run_id, group)}, now, limits, skip=True):
+                    self.store.clear_deadline(run_id, member)
+            elif self._assemble(run_id, group, int(rest[0]), int(rest[1]), limits):
+                self.series.advance({(run_id, group)}, now, limits)
+
+    def _detect_scalars(self, run_id: str, logged: list[Message], now: float) -> None:
+        """Feed logged scalars (duplicates too: the bank ignores old steps) with a CAS."""
+        ordered = sorted(logged, key=lambda m: m.step)
+        for _ in range(_CAS_ATTEMPTS):
+            version, raw = self.store.detector_state(run_id)
+            bank = self.series.scalar_bank(raw)
+            events = [e for m in ordered for e in bank.update(m.step, m.body.get("values", {}))]
+            alerts = [alert_json(run_id, "all", 0, e, now) for e in events]
+            call = scalars_call(run_id, version, bank.to_bytes(), alerts, self.settings.keep_alerts)
+            if int(self.store.run([call])[0]) == 1:
+                for event in events:
+                    self.counters.inc("alerts", event.type)
+                return
+            self.counters.inc("cas_retries")
+        raise StateError(f"scalar detectors of {run_id} kept losing their update race")
 
 
-def _validate(message: Message) -> None:
-    """Refuse bodies that are not strict JSON (the codec checks only their top level)."""
+def _refusal(message: Message) -> str | None:
+    """The reason to refuse a decoded message before it reaches Redis, or None."""
+    if message.payload is not None and np.abs(message.payload).max(initial=0.0) > MAX_ABS:
+        return "out_of_range"
     if message.kind is Kind.SCALARS:
         values = message.body.get("values", {})
         numbers = isinstance(values, dict) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()
         )
         if not numbers:
-            raise RejectedError("bad_field", "scalars values must map names to numbers")
+            return "bad_field"
     try:
         json.dumps(message.body, allow_nan=False)
     except ValueError:
-        raise RejectedError("non_finite", "body holds NaN or Inf") from None
+        return "non_finite"
     except TypeError:
-        raise RejectedError("bad_field", "body is not JSON") from None
-
-
-def _alert(run_id: str, group: str, length: int, event: CollapseEvent, now: float) -> Alert:
-    """The `edge.collapse` alert for an event; its id is derived from the series and index."""
-    digest = hashlib.sha256(f"{run_id}\0{group}\0{length}\0{event.index}".encode()).hexdigest()
-    return Alert(
-        id=f"al_{digest[:24]}",
-        type=CollapseDetector.rule,
-        run_id=run_id,
-        group=group,
-        window=length,
-        step=event.step,
-        index=event.index,
-        message=(
-            f"edge ratio fell to {event.edge_ratio:.3f} (< {event.threshold:g}) after a plateau "
-            f"at peak {event.peak:.3f} (W={length}, step {event.step})"
-        ),
-        evidence={
-            "edge_ratio": event.edge_ratio,
-            "peak": event.peak,
-            "threshold": event.threshold,
-        },
-        created_at=now,
-    )
+        return "bad_field"
+    return None

@@ -1,7 +1,17 @@
-"""Every Redis key the project uses. All keys of one run share the hash tag `{run_id}`.
+"""Every Redis key the project uses, and the order in which the analyzer writes them.
 
-Global keys (no run tag) are single-key indexes: the run registry, the alert stream the webhook
-dispatcher consumes, and the webhook subscriptions the api owns.
+Per-run keys share the hash tag `{run_id}`, so each multi-key script touches one cluster slot.
+Global keys (no run tag) are single-key indexes, each written by its own command *after* the
+atomic per-run change it mirrors, and idempotently, so a crash between the two loses nothing:
+
+- `RUNS` (registry ZSET): `ZADD NX` after a START is applied; a START that turns out to be a
+  duplicate (the producer resends until acknowledged) adds it again, so a crash after the apply
+  and before the ZADD is repaired by the resend. The acknowledgement follows the ZADD.
+- `ALERTS` (global STREAM the api's webhook dispatcher consumes): the per-run script appends each
+  alert to the run's stream and to the run's `outbox` LIST in the same atomic step; afterwards the
+  analyzer XADDs the outbox entries to `ALERTS` and removes them from the outbox. A crash between
+  leaves them in the outbox and the next change of that run or the next sweep publishes them. The
+  global stream is therefore at-least-once; consumers deduplicate by `Alert.id`.
 """
 
 PREFIX = "se"
@@ -15,53 +25,63 @@ def _run(run_id: str, *parts: object) -> str:
 
 
 def meta(run_id: str) -> str:
-    """HASH of the run's registry entry: state, project, config, timestamps."""
+    """HASH of the run's registry entry: state, project, config, timestamps, per-rank counters."""
     return _run(run_id, "meta")
 
 
 def seen(run_id: str, rank: int) -> str:
-    """SET of sequence numbers already applied for one (run, rank) stream."""
+    """SET of applied sequence numbers above the rank's watermark (meta field `low:<rank>`)."""
     return _run(run_id, "seen", rank)
 
 
 def snapshots(run_id: str, group: str) -> str:
-    """HASH snapshot index -> float64 sketch bytes (complete sketches)."""
+    """HASH snapshot index -> snapshot blob (header + float64 sketch), until the series uses it."""
     return _run(run_id, "snap", group)
 
 
 def partials(run_id: str, group: str, index: int) -> str:
-    """HASH rank -> float64 partial sketch bytes, until all shard owners of a snapshot arrived."""
+    """HASH rank -> partial snapshot blob, until all shard owners arrived or the timeout."""
     return _run(run_id, "part", group, index)
 
 
-def steps(run_id: str, group: str) -> str:
-    """HASH snapshot index -> optimizer step."""
-    return _run(run_id, "step", group)
+def series(run_id: str, group: str) -> str:
+    """HASH of one series' state: version `v`, `frontier`, rolling Gram and detector states."""
+    return _run(run_id, "series", group)
+
+
+def deadlines(run_id: str) -> str:
+    """ZSET of timeouts scored by deadline: `part|<group>|<index>|<owners>`, `gap|<group>`."""
+    return _run(run_id, "deadlines")
 
 
 def windows(run_id: str, group: str, window: int) -> str:
-    """HASH window-end index -> step, set once per computed window (the exactly-once marker)."""
+    """HASH window-end index -> step: the exactly-once marker of `Store.record_window`."""
     return _run(run_id, "win", group, window)
 
 
 def metrics(run_id: str, group: str, window: int) -> str:
-    """ZSET of metric records (JSON) scored by step."""
+    """ZSET of metric records (JSON) scored by step, trimmed to the retention limit."""
     return _run(run_id, "metrics", group, window)
 
 
-def detector(run_id: str, group: str, window: int) -> str:
-    """STRING: serialised alert-detector state for one series."""
-    return _run(run_id, "detector", group, window)
-
-
 def scalars(run_id: str) -> str:
-    """ZSET of logged scalars (JSON `{step, values}`) scored by step."""
+    """ZSET of logged scalars (JSON `{step, values}`) scored by step, trimmed to retention."""
     return _run(run_id, "scalars")
 
 
 def run_alerts(run_id: str) -> str:
-    """STREAM of the run's alert events."""
+    """STREAM of the run's alert events (capped at the retention limit)."""
     return _run(run_id, "alerts")
+
+
+def outbox(run_id: str) -> str:
+    """LIST of the run's alerts not yet copied to the global `ALERTS` stream."""
+    return _run(run_id, "outbox")
+
+
+def scalar_detectors(run_id: str) -> str:
+    """HASH of the run's scalar-detector state: version `v` and `state` bytes."""
+    return _run(run_id, "scalar-detectors")
 
 
 def deliveries(webhook_id: str) -> str:

@@ -42,6 +42,7 @@ class WindowRecord(BaseModel):
     energy: list[float]
     k95: int
     drift_speed: float
+    direction_stability: float | None = None
     flags: list[str] = Field(default_factory=list)
 
 
@@ -72,3 +73,4 @@ class Alert(BaseModel):
     message: str
     evidence: dict[str, float] = Field(default_factory=dict)
     created_at: float
+    detector: str | None = None

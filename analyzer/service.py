@@ -1,8 +1,12 @@
 """The analyzer service: a ZeroMQ ROUTER socket in a background thread driving the Ingestor.
 
-Per message: decode (a WireError is counted by reason), apply once in Redis, compute the windows it
-completes and advance their detectors, then acknowledge its seq to the sender. Duplicates are
-acknowledged again. One bad message costs one counter and, at a bounded rate, one log line.
+Per loop iteration: drain up to `batch_max` messages, decode each (a WireError is counted by
+reason), apply the batch in Redis (one pipelined script call per run, then the series advances),
+then acknowledge each sender's applied seqs in one frame. Duplicates are acknowledged again. One
+bad message costs one counter and, at a bounded rate, one log line; a Redis outage costs the
+batch its acknowledgements (the producers resend), never the service. Several analyzers may
+serve the same runs: each binds its own endpoint and Redis keeps them correct. Stopping (SIGTERM,
+Ctrl-C, `stop()`) finishes the batch in flight and sends its acknowledgements first.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from types import TracebackType
 import redis
 import zmq
 
+from analyzer import curve
 from analyzer.config import AnalyzerSettings
 from analyzer.errors import AnalyzerError, RejectedError
-from analyzer.ingest import Ingestor
+from analyzer.ingest import APPLIED, DUPLICATE, LATE, Ingestor
 from analyzer.metrics import Counters, LogBudget
-from analyzer.store import Store
+from analyzer.store import Client, Store, connect
 from producer import wire
 from producer.errors import WireError
 
@@ -28,17 +33,17 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1 << 20
 _POLL_MS = 100
-_DRAIN = 256
 _LINGER_MS = 1000
 
 
 class AnalyzerService:
     """Receives producer messages on `settings.bind` and keeps the run state in Redis."""
 
-    def __init__(self, settings: AnalyzerSettings, client: redis.Redis | None = None) -> None:
+    def __init__(self, settings: AnalyzerSettings, client: Client | None = None) -> None:
         self.settings = settings
         self.counters = Counters()
-        self.client = client or redis.Redis.from_url(settings.redis_url)
+        self.client = client or connect(settings.redis_url, settings.redis_cluster)
+        self.metrics_port: int | None = None
         self.store = Store(self.client)
         self.ingestor = Ingestor(self.store, settings, self.counters)
         self._budget = LogBudget()
@@ -65,6 +70,8 @@ class AnalyzerService:
             raise AnalyzerError(f"cannot reach Redis at {self.settings.redis_url}: {exc}") from None
         self._stopping.clear()
         self._endpoint, self._bind_error = None, None
+        if self.settings.metrics_port is not None and self.metrics_port is None:
+            self.metrics_port = self.counters.serve(self.settings.metrics_port)
         self._thread = threading.Thread(target=self._serve, name="analyzer-service", daemon=True)
         self._thread.start()
         if not self._bound.wait(timeout) or self._bind_error is not None:
@@ -78,10 +85,13 @@ class AnalyzerService:
             self._thread.join(timeout)
             self._thread = None
         self._bound.clear()
+        self.counters.close()
+        self.metrics_port = None
 
     def run_forever(self) -> None:
-        """Start and serve until Ctrl-C, SIGTERM (from the main thread) or `stop()` elsewhere."""
-        self.start()
+        """Start (unless started) and serve until Ctrl-C, SIGTERM or `stop()` elsewhere."""
+        if self._thread is None:
+            self.start()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda *_: self._stopping.set())
         try:
@@ -105,13 +115,16 @@ class AnalyzerService:
         self.stop()
 
     def _serve(self) -> None:
-        context = zmq.Context()
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        secret, auth = self.settings.curve_secret_key, None
         try:
+            if secret is not None:
+                auth = curve.secure(context, sock, secret, self.settings.curve_clients)
             sock.bind(self.settings.bind)
             self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        except zmq.ZMQError as exc:
+        except (zmq.ZMQError, ValueError) as exc:
             self._bind_error = exc
         self._bound.set()
         try:
@@ -119,40 +132,84 @@ class AnalyzerService:
                 self._loop(sock)
         finally:
             sock.close(linger=_LINGER_MS)
+            if auth is not None:
+                auth.stop()
             context.term()
 
     def _loop(self, sock: zmq.Socket[bytes]) -> None:
         next_sweep = time.monotonic() + self.settings.sweep_interval
         while not self._stopping.is_set():
             if sock.poll(_POLL_MS):
-                for _ in range(_DRAIN):
+                batch: list[list[bytes]] = []
+                while len(batch) < self.settings.batch_max:
                     try:
-                        frames = sock.recv_multipart(flags=zmq.NOBLOCK)
+                        batch.append(sock.recv_multipart(flags=zmq.NOBLOCK))
                     except zmq.Again:
                         break
-                    self._receive(sock, frames)
+                self._process(sock, batch, time.monotonic())
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + self.settings.sweep_interval
                 self._sweep()
 
-    def _receive(self, sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
-        """Handle one ROUTER message [identity, *frames]; never raises."""
-        self.counters.inc("received")
-        identity, body = frames[0], frames[1:]
+    def _process(self, sock: zmq.Socket[bytes], batch: list[list[bytes]], received: float) -> None:
+        for sender, seqs in self.process(batch).items():
+            try:
+                sock.send_multipart([sender, *wire.encode_ack(seqs)], flags=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                self.counters.inc("ack_dropped")
+        self.counters.set("lag", time.monotonic() - received)
+
+    def process(self, batch: list[list[bytes]]) -> dict[bytes, list[int]]:
+        """Decode and apply ROUTER messages [identity, *frames]; the seqs to ack per identity."""
+        self.counters.inc("received", amount=len(batch))
+        self.counters.set("batch", len(batch))
+        senders, messages = [], []
+        for frames in batch:
+            try:
+                messages.append(wire.decode(frames[1:]))
+                senders.append(frames[0])
+            except WireError as exc:
+                self._reject(exc.reason, exc)
+        acks: dict[bytes, list[int]] = {}
+        outcomes = self._apply(messages)
+        for sender, message, outcome in zip(senders, messages, outcomes, strict=True):
+            if outcome in (APPLIED, DUPLICATE, LATE):
+                kind = str(message.kind)
+                self.counters.inc("duplicate" if outcome == DUPLICATE else "applied", kind)
+                acks.setdefault(sender, []).append(message.seq)
+            elif outcome:
+                self._reject(outcome, RejectedError(outcome, message.run))
+        return acks
+
+    def _apply(self, messages: list[wire.Message]) -> list[str]:
+        """Outcomes of a batch; after an internal error, message by message to isolate it.
+
+        A Redis failure leaves the batch unacknowledged ("" outcomes): the producers resend.
+        """
         try:
-            message = wire.decode(body)
-            fresh = self.ingestor.handle(message, time.time())
-        except (WireError, RejectedError) as exc:
-            self._reject(exc.reason, exc)
-            return
-        except Exception as exc:
-            self._reject("internal", exc)
-            return
-        self.counters.inc("applied" if fresh else "duplicate", str(message.kind))
-        try:
-            sock.send_multipart([identity, *wire.encode_ack([message.seq])], flags=zmq.NOBLOCK)
-        except zmq.ZMQError:
-            self.counters.inc("ack_dropped")
+            return self.ingestor.handle_batch(messages, time.time())
+        except redis.RedisError as exc:
+            return self._redis_failed(exc, len(messages))
+        except Exception:
+            self.ingestor.series.forget()
+        outcomes = []
+        for message in messages:
+            try:
+                outcomes += self.ingestor.handle_batch([message], time.time())
+            except redis.RedisError as exc:
+                return [*outcomes, *self._redis_failed(exc, len(messages) - len(outcomes))]
+            except Exception as exc:
+                self.ingestor.series.forget()
+                self._reject("internal", exc)
+                outcomes.append("")
+        return outcomes
+
+    def _redis_failed(self, exc: Exception, count: int) -> list[str]:
+        self.ingestor.series.forget()
+        self.counters.inc("redis_errors")
+        if self._budget.allow(time.monotonic()):
+            log.warning("Redis failed; %d messages left to resend: %s", count, exc)
+        return [""] * count
 
     def _reject(self, reason: str, exc: Exception) -> None:
         self.counters.inc("rejected", reason)
@@ -165,7 +222,9 @@ class AnalyzerService:
             for run_id in self.ingestor.sweep(time.time()):
                 self.counters.inc("crashed")
                 log.info("run %s marked crashed: silent for over %.0f s", run_id, timeout)
-        except Exception:
+        except Exception as exc:
+            self.ingestor.series.forget()
             self.counters.inc("sweep_failed")
             if self._budget.allow(time.monotonic()):
-                log.exception("crash sweep failed")
+                outage = isinstance(exc, redis.RedisError)
+                log.warning("sweep failed: %s", exc, exc_info=not outage)

@@ -1,68 +1,190 @@
--- apply.lua: apply one producer message at most once per (run, rank, seq).
+-- apply.lua: apply a batch of one run's producer messages, each at most once per (rank, seq).
 --
--- KEYS[1] seen SET of the (run, rank) stream      KEYS[2] run meta HASH
--- KEYS[3] run registry ZSET (se:runs)             KEYS[4] the kind's target: snapshots HASH
---         (sketch, owners = 1), partials HASH (sketch, owners > 1), scalars ZSET; unused otherwise
--- KEYS[5] steps HASH (sketch); unused otherwise
--- ARGV[1] seq   ARGV[2] kind   ARGV[3] run id   ARGV[4] now (unix seconds)   ARGV[5] rank
--- ARGV[6] the sender's dropped count, '' when absent
--- ARGV[7..] by kind:
+-- KEYS[1] run meta HASH   KEYS[2] run deadlines ZSET   KEYS[3] run scalars ZSET
+-- then three keys per message i (base b = 3 + 3 * (i - 1)):
+--   KEYS[b+1] seen SET of its rank   KEYS[b+2] its target: snapshots HASH (sketch, owners = 1) or
+--   partials HASH (sketch, owners > 1), else the meta HASH   KEYS[b+3] series HASH of its group
+-- ARGV[1] now   ARGV[2] assembly deadline   ARGV[3] gap deadline   ARGV[4] scalar retention
+-- ARGV[5] run id; then nine fields per message i (base a = 5 + 9 * (i - 1)):
+--   kind, rank, seq, dropped ('' when absent), group, f1, f2, f3, f4 where by kind
 --   start    project, world, config JSON, d ('' when unknown)
---   sketch   index, step, owners, d, payload (float64 bytes)
+--   sketch   index, owners, d, snapshot blob
 --   scalars  step, member JSON
---   finish   status (finished | failed)
--- Returns {code, n}: code 1 applied, 0 duplicate, -1 unknown run, -2 dimension mismatch;
--- n is how many partial sketches the snapshot holds now (sketch with owners > 1), else 0.
--- Note: KEYS[3] is a global key, so on Redis Cluster this script needs a single-slot layout.
+--   finish   status (finished | failed), base ('' when absent)
+--   heartbeat base ('' when absent): the sender's first sequence number
+-- Returns two values per message: {code, extra}. code 1 applied, 0 duplicate, 2 late (a sketch
+-- for a snapshot the series already passed or assembled: recorded as seen, data dropped),
+-- -1 unknown run, -2 dimension mismatch. extra: start -> the run's created_at; sketch with one
+-- owner -> bit 0: it is the series' next snapshot, bit 1: this message's data was stored (not
+-- when the index already held a snapshot); sketch with owners > 1 -> partials held.
+-- Sequence numbers at or below the meta field `low:<rank>` are applied; the seen SET keeps the
+-- ones above it, and the watermark advances over consecutive ones (memory stays bounded). Senders
+-- number from a clock-derived `base`, which their heartbeats and finish carry: the watermark then
+-- jumps to base - 1 (nothing of this sender lies below it) and the seen SET is compacted.
 
-local seen, meta = KEYS[1], KEYS[2]
-local seq, kind, run, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local meta, deadlines, scalars = KEYS[1], KEYS[2], KEYS[3]
+local now, assembly_at, gap_at, keep_scalars = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local exists = redis.call('EXISTS', meta) == 1
+local d = redis.call('HGET', meta, 'd')
+local state = redis.call('HGET', meta, 'state')
+local lows, sizes, frontiers, touched = {}, {}, {}, false
+local out = {}
 
-if redis.call('SISMEMBER', seen, seq) == 1 then
-  return {0, 0}
+-- Per-rank watermarks, seen-set sizes and per-series frontiers are read once per batch.
+local function low_of(seen, rank)
+  if lows[rank] == nil then
+    lows[rank] = tonumber(redis.call('HGET', meta, 'low:' .. rank) or '-1')
+    sizes[seen] = redis.call('SCARD', seen)
+  end
+  return lows[rank]
 end
-if kind ~= 'start' and redis.call('EXISTS', meta) == 0 then
-  return {-1, 0}
+
+local function is_seen(seen, rank, seq)
+  return tonumber(seq) <= low_of(seen, rank) or redis.call('SISMEMBER', seen, seq) == 1
 end
 
-local n = 0
-if kind == 'start' then
+-- Take the consecutive seqs above `low` out of `seen`; the highest becomes the rank's low.
+local function settle(seen, rank, low)
+  while sizes[seen] > 0 and redis.call('SREM', seen, string.format('%d', low + 1)) == 1 do
+    low = low + 1
+    sizes[seen] = sizes[seen] - 1
+  end
+  lows[rank] = low
+end
+
+local function mark_seen(seen, rank, seq)
+  local low, n = low_of(seen, rank), tonumber(seq)
+  if n ~= low + 1 then
+    redis.call('SADD', seen, seq)
+    sizes[seen] = sizes[seen] + 1
+    return
+  end
+  settle(seen, rank, n)
+end
+
+local function raise_low(seen, rank, base)
+  local floor = tonumber(base)
+  if floor == nil or low_of(seen, rank) >= floor - 1 then
+    return
+  end
+  local low = floor - 1
+  for _, member in ipairs(redis.call('SMEMBERS', seen)) do
+    if tonumber(member) <= low then
+      redis.call('SREM', seen, member)
+      sizes[seen] = sizes[seen] - 1
+    end
+  end
+  settle(seen, rank, low)
+end
+
+local function frontier(series)
+  if frontiers[series] == nil then
+    frontiers[series] = tonumber(redis.call('HGET', series, 'frontier') or '-1')
+  end
+  return frontiers[series]
+end
+
+local function start(a)
   redis.call('HSETNX', meta, 'created_at', now)
-  redis.call('HSET', meta, 'run_id', run, 'project', ARGV[7], 'world', ARGV[8],
-    'config', ARGV[9], 'state', 'running')
-  if ARGV[10] ~= '' then
-    redis.call('HSET', meta, 'd', ARGV[10])
+  redis.call('HSET', meta, 'run_id', ARGV[5], 'project', ARGV[a + 6], 'world', ARGV[a + 7],
+    'config', ARGV[a + 8], 'state', 'running')
+  if ARGV[a + 9] ~= '' then
+    redis.call('HSET', meta, 'd', ARGV[a + 9])
+    d = ARGV[a + 9]
   end
   redis.call('HDEL', meta, 'finished_at')
-  redis.call('ZADD', KEYS[3], 'NX', redis.call('HGET', meta, 'created_at'), run)
-elseif kind == 'sketch' then
-  local d = redis.call('HGET', meta, 'd')
-  if d and d ~= ARGV[10] then
-    return {-2, 0}
-  end
-  if tonumber(ARGV[9]) == 1 then
-    redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[11])
-  else
-    redis.call('HSET', KEYS[4], ARGV[5], ARGV[11])
-    n = redis.call('HLEN', KEYS[4])
-  end
-  redis.call('HSET', KEYS[5], ARGV[7], ARGV[8])
-elseif kind == 'scalars' then
-  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[8])
-elseif kind == 'finish' then
-  redis.call('HSET', meta, 'state', ARGV[7], 'finished_at', now)
+  exists, state = true, 'running'
 end
 
-if kind ~= 'start' and kind ~= 'finish' and redis.call('HGET', meta, 'state') == 'crashed' then
-  redis.call('HSET', meta, 'state', 'running')
-end
-if ARGV[6] ~= '' then
-  local field = 'dropped:' .. ARGV[5]
-  local old = tonumber(redis.call('HGET', meta, field) or '0')
-  if tonumber(ARGV[6]) > old then
-    redis.call('HSET', meta, field, ARGV[6])
+local function sketch(a, target, series, group)
+  local index, owners = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  if d and d ~= ARGV[a + 8] then
+    return -2, 0
   end
+  local f = frontier(series)
+  if index <= f then
+    return 2, 0
+  end
+  if owners == 1 then
+    local stored = redis.call('HSETNX', target, ARGV[a + 6], ARGV[a + 9])
+    if index > f + 1 then
+      redis.call('ZADD', deadlines, 'NX', gap_at, 'gap|' .. group)
+    end
+    return 1, ((index == f + 1) and 1 or 0) + 2 * stored
+  end
+  redis.call('HSET', target, ARGV[a + 2], ARGV[a + 9])
+  local member = 'part|' .. group .. '|' .. ARGV[a + 6] .. '|' .. ARGV[a + 7]
+  redis.call('ZADD', deadlines, 'NX', assembly_at, member)
+  return 1, redis.call('HLEN', target)
 end
-redis.call('SADD', seen, seq)
-redis.call('HSET', meta, 'updated_at', now)
-return {1, n}
+
+local function duplicate_extra(kind, a, target, series)
+  if kind == 'start' then
+    return redis.call('HGET', meta, 'created_at') or now
+  end
+  if kind ~= 'sketch' then
+    return 0
+  end
+  local index = tonumber(ARGV[a + 6])
+  if tonumber(ARGV[a + 7]) > 1 then
+    return redis.call('HLEN', target)
+  end
+  local due = index == frontier(series) + 1 and redis.call('HEXISTS', target, ARGV[a + 6]) == 1
+  return due and 1 or 0
+end
+
+local function touch(kind, a)
+  if kind ~= 'start' and kind ~= 'finish' and state == 'crashed' then
+    redis.call('HSET', meta, 'state', 'running')
+    state = 'running'
+  end
+  if ARGV[a + 4] ~= '' then
+    local field = 'dropped:' .. ARGV[a + 2]
+    if tonumber(ARGV[a + 4]) > tonumber(redis.call('HGET', meta, field) or '0') then
+      redis.call('HSET', meta, field, ARGV[a + 4])
+    end
+  end
+  touched = true
+end
+
+local count = (#KEYS - 3) / 3
+for i = 1, count do
+  local b, a = 3 + 3 * (i - 1), 5 + 9 * (i - 1)
+  local seen, target, series = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3]
+  local kind, rank, seq, group = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
+  local code, extra = 1, 0
+  if is_seen(seen, rank, seq) then
+    code, extra = 0, duplicate_extra(kind, a, target, series)
+  elseif kind ~= 'start' and not exists then
+    code = -1
+  else
+    if kind == 'start' then
+      start(a)
+      extra = redis.call('HGET', meta, 'created_at')
+    elseif kind == 'sketch' then
+      code, extra = sketch(a, target, series, group)
+    elseif kind == 'scalars' then
+      redis.call('ZADD', scalars, ARGV[a + 6], ARGV[a + 7])
+      redis.call('ZREMRANGEBYRANK', scalars, 0, -(keep_scalars + 1))
+    elseif kind == 'finish' then
+      redis.call('HSET', meta, 'state', ARGV[a + 6], 'finished_at', now)
+      state = ARGV[a + 6]
+      raise_low(seen, rank, ARGV[a + 7])
+    elseif kind == 'heartbeat' then
+      raise_low(seen, rank, ARGV[a + 6])
+    end
+    if code >= 1 then
+      touch(kind, a)
+      mark_seen(seen, rank, seq)
+    end
+  end
+  out[#out + 1] = code
+  out[#out + 1] = extra
+end
+for rank, low in pairs(lows) do
+  redis.call('HSET', meta, 'low:' .. rank, string.format('%d', low))
+end
+if touched then
+  redis.call('HSET', meta, 'updated_at', now)
+end
+return out

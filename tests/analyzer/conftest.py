@@ -1,4 +1,9 @@
-"""Fixtures for the analyzer suite: the machine's Redis, per-test run ids, a running service."""
+"""Fixtures for the analyzer suite: Redis backends, per-test run ids, running services.
+
+`backend` is parametrised over the machine's shared Redis, a private redis-server and a private
+3-master Redis Cluster (both started once per session); store and ingest tests use it through
+`backend_client`, the rest use the shared Redis.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,43 @@ from analyzer import keys
 from analyzer.config import AnalyzerSettings
 from analyzer.embedded import EmbeddedRedis
 from analyzer.service import AnalyzerService
-from analyzer.store import Store
+from analyzer.store import Client, Store, connect
+from tests.support.cluster import RedisClusterFixture
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+Backend = tuple[str, bool]
+
+
+@pytest.fixture(scope="session")
+def private_server() -> Iterator[str]:
+    """A private redis-server for the whole session."""
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def cluster_server() -> Iterator[str]:
+    """A private 3-master Redis Cluster for the whole session (URL of one node)."""
+    with RedisClusterFixture() as cluster:
+        yield cluster.url
+
+
+@pytest.fixture(params=["shared", "private", "cluster"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """(url, is_cluster) of one of the three Redis backends."""
+    if request.param == "shared":
+        return REDIS_URL, False
+    if request.param == "private":
+        return request.getfixturevalue("private_server"), False
+    return request.getfixturevalue("cluster_server"), True
+
+
+@pytest.fixture
+def backend_client(backend: Backend) -> Iterator[Client]:
+    """A raw-bytes client of the parametrised backend."""
+    connection = connect(*backend)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture
@@ -39,7 +78,7 @@ def store(client: redis.Redis) -> Store:
 
 
 @pytest.fixture
-def run_id(client: redis.Redis) -> Iterator[str]:
+def run_id(client: Client) -> Iterator[str]:
     """A unique run id; afterwards the keys, registry entries and global alerts of it and of
     every run id it prefixes (tests derive `f"{run_id}-x"` ids) are deleted."""
     run = f"test-{uuid.uuid4().hex}"

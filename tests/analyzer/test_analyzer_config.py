@@ -21,6 +21,16 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         3,
     )
     assert (settings.heartbeat_timeout, settings.edge_rule) == (60.0, "weighted")
+    assert (settings.assembly_timeout, settings.gap_timeout, settings.batch_max) == (
+        30.0,
+        60.0,
+        1024,
+    )
+    assert (settings.metrics_port, settings.curve_secret_key, settings.redis_cluster) == (
+        None,
+        None,
+        False,
+    )
 
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +43,16 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"windows": []}, {"windows": [1]}, {"plateau_windows": 0}, {"edge_rule": "median"}]
+    "bad",
+    [
+        {"windows": []},
+        {"windows": [1]},
+        {"plateau_windows": 0},
+        {"edge_rule": "median"},
+        {"keep_records": 0},
+        {"assembly_timeout": 0},
+        {"curve_secret_key": "short"},
+    ],
 )
 def test_invalid_values_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(pydantic.ValidationError):

@@ -1,46 +1,116 @@
-"""Window completion is exactly once per window, in any arrival order."""
+"""A series consumes snapshots in index order: every window once, the same in any arrival order."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
+import pytest
 
-from analyzer.windows import Window, completed, span
+from analyzer import spectrum
+from analyzer.assembly import GAP, INCOMPLETE, Snapshot
+from analyzer.windows import Due, Series, evaluate
+
+LENGTHS = (3, 5)
+D = 6
 
 
-def _arrive(order: list[int], lengths: list[int]) -> Counter[Window]:
-    present: set[int] = set()
-    done: Counter[Window] = Counter()
+def _snapshots(n: int, seed: int = 0) -> dict[int, Snapshot]:
+    xs = np.random.default_rng(seed).normal(size=(n, D)).cumsum(axis=0)
+    return {i: Snapshot(10 * i, x) for i, x in enumerate(xs)}
+
+
+def _feed(order: list[int], snaps: dict[int, Snapshot], restore: bool = False) -> list[Due]:
+    series, pending, dues = Series(LENGTHS), {}, []
     for index in order:
-        present.add(index)
-        done.update(completed(index, present, lengths))
-    return done
+        pending[index] = snaps[index]
+        consumed, due = series.advance(pending)
+        for i in consumed:
+            del pending[i]
+        dues += due
+        if restore:
+            series = Series.from_fields(
+                LENGTHS, {k.encode(): v for k, v in series.to_fields().items()}
+            )
+    return dues
 
 
-def test_in_order_arrival_completes_the_window_ending_there() -> None:
-    present: set[int] = set()
-    for index in range(8):
-        present.add(index)
-        expected = [Window(w, index) for w in (3, 5) if index >= w]
-        assert completed(index, present, [5, 3]) == expected
+def _key(dues: list[Due]) -> list[tuple[int, int, int, tuple[str, ...], list[float]]]:
+    """What identifies a due window's content."""
+    return [(d.length, d.end, d.step, d.flags, d.gram.ravel().tolist()) for d in dues]
 
 
-def test_any_order_completes_each_window_exactly_once() -> None:
-    rng = np.random.default_rng(0)
-    lengths = [2, 3, 5]
-    everything = Counter(Window(w, e) for w in lengths for e in range(w, 12))
-    for _ in range(20):
-        order = [int(i) for i in rng.permutation(12)]
-        assert _arrive(order, lengths) == everything
+def test_each_window_once_whatever_the_order() -> None:
+    snaps = _snapshots(12)
+    in_order = _feed(list(range(12)), snaps)
+    assert sorted((d.length, d.end) for d in in_order) == sorted(
+        [(3, e) for e in range(3, 12)] + [(5, e) for e in range(5, 12)]
+    )
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(12).tolist()
+        assert _key(_feed(order, snaps)) == _key(in_order)
+    assert _key(_feed(list(range(12)), snaps, restore=True)) == _key(in_order)
 
 
-def test_gap_blocks_the_windows_spanning_it() -> None:
-    done = _arrive([0, 1, 2, 4, 5, 6, 7], [2])
-    assert set(done) == {Window(2, 2), Window(2, 6), Window(2, 7)}
+def test_a_hole_stalls_until_skipped_and_flags_the_spanning_windows() -> None:
+    snaps = _snapshots(10)
+    series = Series(LENGTHS)
+    pending = {i: s for i, s in snaps.items() if i != 4}
+    consumed, dues = series.advance(pending)
+    assert consumed == [0, 1, 2, 3] and series.frontier == 3
+    consumed, dues = series.advance(pending, skip=True)
+    assert consumed == [5, 6, 7, 8, 9]
+    flagged = {(d.length, d.end) for d in dues if GAP in d.flags}
+    assert flagged == {(3, 5), (3, 6), (3, 7), (5, 6), (5, 7), (5, 8), (5, 9)}
+    window = next(d for d in dues if (d.length, d.end) == (3, 6))
+    xs = np.stack([snaps[i].x for i in (2, 3, 5, 6)])
+    np.testing.assert_allclose(window.gram, np.diff(xs, axis=0) @ np.diff(xs, axis=0).T)
 
 
-def test_window_first_and_span() -> None:
-    assert Window(3, 7).first == 4
-    assert span(1, [3, 5]) == range(0, 7)
-    assert span(10, [3]) == range(7, 14)
+def test_incomplete_snapshots_flag_their_windows() -> None:
+    snaps = _snapshots(8)
+    snaps[4] = snaps[4]._replace(flags=frozenset({INCOMPLETE}))
+    _, dues = Series(LENGTHS).advance(snaps)
+    assert {(d.length, d.end) for d in dues if INCOMPLETE in d.flags} == {
+        (3, 4),
+        (3, 5),
+        (3, 6),
+        (3, 7),
+        (5, 5),
+        (5, 6),
+        (5, 7),
+    }
+
+
+@pytest.mark.parametrize("rank", [None, 2])
+@pytest.mark.parametrize("chunks", [[12], [1] * 12, [5, 4, 3]])
+def test_evaluate_equals_the_batch_computation(chunks: list[int], rank: int | None) -> None:
+    snaps = _snapshots(12, seed=3)
+    if rank is not None:  # updates in a 2-dimensional subspace: the Gram alone is not exact
+        basis = np.random.default_rng(9).normal(size=(rank, D))
+        walk = np.random.default_rng(4).normal(size=(12, rank)).cumsum(axis=0) @ basis
+        snaps = {i: Snapshot(10 * i, x) for i, x in enumerate(walk)}
+    xs = np.stack([snaps[i].x for i in range(12)])
+    series, got, start = Series(LENGTHS), [], 0
+    for size in chunks:
+        part = {i: snaps[i] for i in range(start, start + size)}
+        _, dues = series.advance(part)
+        evaluated = evaluate([dues], "weighted")[0]
+        series.remember(dues, [e.top for e in evaluated])
+        got += [(due, e.fields) for due, e in zip(dues, evaluated, strict=True)]
+        start += size
+    previous: dict[int, np.ndarray] = {}
+    batched = [d.gram.tolist() for d, _ in got]
+    assert batched == [d.gram.tolist() for d in _feed(list(range(12)), snaps)]
+    for due, metric in got:
+        ref = spectrum.window_metrics(
+            np.diff(xs[due.end - due.length : due.end + 1], axis=0),
+            previous=previous.get(due.length),
+        )
+        previous[due.length] = ref.direction
+        np.testing.assert_allclose(metric["sigma"], ref.sigma, rtol=1e-9, atol=1e-9 * ref.sigma[0])
+        assert metric["k_star"] == ref.k_star
+        for name in ("edge_ratio", "gap", "g23", "drift_speed"):
+            assert metric[name] == pytest.approx(getattr(ref, name), rel=1e-9)
+        if ref.direction_stability is None:
+            assert metric["direction_stability"] is None
+        else:
+            assert metric["direction_stability"] == pytest.approx(ref.direction_stability, rel=1e-7)

@@ -87,7 +87,7 @@ def test_training_run_reaches_the_api_and_a_signed_alert_arrives(
     torch.set_num_threads(1)
     url, got = receiver
     http = httpx.Client(base_url=api_url, timeout=10)
-    hook = http.post("/api/v1/webhooks", json={"url": url, "event_types": ["*"]}).json()
+    hook = http.post("/api/v1/webhooks", json={"url": url, "event_types": ["edge.collapse"]}).json()
     settings = AnalyzerSettings(
         redis_url=redis_url, bind="tcp://127.0.0.1:*", windows=[WINDOW], sweep_interval=3600,
         plateau_min=0, plateau_windows=1, collapse_threshold=1e9,

@@ -1,0 +1,183 @@
+"""Benchmark c: chaos. 50 runs x 2,000 snapshots from real producer Senders; the analyzer (the
+`spectral-edge analyzer` process) is killed with SIGKILL 5 times and Redis (AOF, fsync always)
+once. Afterwards every series must hold exactly the records of a fault-free in-process delivery
+of the same sketches: lost 0, duplicated 0, identical JSON.
+
+Run: python -m benchmarks.analyzer.chaos
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import redis
+
+from analyzer.config import AnalyzerSettings
+from analyzer.embedded import EmbeddedRedis, free_port
+from analyzer.ingest import Ingestor
+from analyzer.metrics import Counters
+from analyzer.store import Store
+from benchmarks.analyzer.harness import PrivateRedis
+from producer.config import ProducerConfig
+from producer.transport import Sender
+from producer.wire import Kind, Message
+
+WINDOWS = [10, 20, 30]
+
+
+def _walk(k: int, n: int, d: int) -> np.ndarray:
+    return np.random.default_rng(k).normal(size=(n, d)).cumsum(axis=0)
+
+
+def _producer(endpoint: str, runs: list[int], n: int, d: int, out: Any) -> None:
+    config = ProducerConfig(endpoint=endpoint, resend_after=1.0, heartbeat=1.0, linger_ms=0)
+    senders = {k: Sender(config, f"chaos-{k}") for k in runs}
+    for sender in senders.values():
+        sender.start()
+        sender.send(Kind.START, body={"d": d, "project": "chaos"})
+    walks = {k: _walk(k, n, d) for k in runs}
+    for i in range(n):
+        for k, sender in senders.items():
+            sender.send(Kind.SKETCH, step=10 * i, index=i, d=d, payload=walks[k][i])
+        if i % 50 == 0:
+            time.sleep(0.01)
+    time.sleep(1.0)  # each sender thread moves its queue into its buffer (`pending`)
+    deadline = time.monotonic() + 1800.0
+    while any(s.pending for s in senders.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a Sender gives up on close after a quiet second: drain first
+    for sender in senders.values():
+        sender.close(timeout=600.0)
+    out.put({k: (s.pending, s.dropped, s.resent) for k, s in senders.items()})
+
+
+class Analyzer:
+    """The analyzer CLI as a child process on a fixed endpoint."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.endpoint = url, f"tcp://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "SPECTRAL_EDGE_WINDOWS": json.dumps(WINDOWS)}
+        command = [sys.executable, "-c", "from api.cli import main; main()", "analyzer",
+                   "--redis-url", self.url, "--bind", self.endpoint]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def reference(runs: int, n: int, d: int) -> dict[int, list[list[bytes]]]:
+    """Each run's records (JSON, run id blanked) from an in-order, fault-free delivery."""
+    records = {}
+    with EmbeddedRedis() as server:
+        client = redis.Redis.from_url(server.url)
+        ingest = Ingestor(Store(client), AnalyzerSettings(windows=WINDOWS), Counters())
+        for k in range(runs):
+            run = f"chaos-{k}"
+            ingest.handle(Message(Kind.START, run, 0, body={"d": d}), 1.0)
+            sketches = [Message(Kind.SKETCH, run, i + 1, step=10 * i, index=i, d=d, payload=x)
+                        for i, x in enumerate(_walk(k, n, d))]  # fmt: skip
+            for at in range(0, n, 512):
+                ingest.handle_batch(sketches[at : at + 512], 2.0)
+            records[k] = _records(client, run)
+        client.close()
+    return records
+
+
+def _records(client: redis.Redis, run: str) -> list[list[bytes]]:
+    store = Store(client)
+    return [[r.model_dump_json(exclude={"run_id"}).encode() for r in store.metrics(run, "all", w)]
+            for w in WINDOWS]  # fmt: skip
+
+
+def main() -> None:
+    """Run the chaos schedule and print lost / duplicated / differing record counts."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--snapshots", type=int, default=2000)
+    parser.add_argument("--dim", type=int, default=32)
+    parser.add_argument("--producers", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--every", type=float, default=6.0, help="seconds between faults")
+    args = parser.parse_args()
+    server = PrivateRedis(fsync="always")
+    analyzer = Analyzer(server.url)
+    analyzer.start()
+    time.sleep(2.0)
+    out: Any = mp.Queue()
+    shares = np.array_split(np.arange(args.runs), args.producers)
+    procs = [mp.Process(target=_producer, args=(analyzer.endpoint, share.tolist(), args.snapshots,
+                                                args.dim, out))
+             for share in shares]  # fmt: skip
+    started = time.monotonic()
+    for proc in procs:
+        proc.start()
+    faults = ["kill"] * args.kills
+    faults.insert(len(faults) // 2, "redis")
+    for fault in faults:
+        time.sleep(args.every)
+        if fault == "redis":
+            server.restart(down=0.5)
+        else:
+            analyzer.kill()
+            time.sleep(0.2)
+            analyzer.start()
+        print(f"{time.monotonic() - started:6.1f} s  {fault}", flush=True)
+    senders: dict[int, tuple[int, int, int]] = {}
+    for _ in procs:
+        senders.update(out.get(timeout=3600))
+    elapsed = time.monotonic() - started
+    for proc in procs:
+        proc.join()
+    analyzer.stop()
+    client = redis.Redis.from_url(server.url)
+    got = {k: _records(client, f"chaos-{k}") for k in range(args.runs)}
+    client.close()
+    server.close()
+    want = reference(args.runs, args.snapshots, args.dim)
+    _report(got, want, senders, elapsed, args)
+
+
+def _report(
+    got: dict[int, list[list[bytes]]],
+    want: dict[int, list[list[bytes]]],
+    senders: dict[int, tuple[int, int, int]],
+    elapsed: float,
+    args: argparse.Namespace,
+) -> None:
+    lost = dup = differ = 0
+    for k, series in want.items():
+        for theirs, ours in zip(series, got[k], strict=True):
+            lost += len(set(theirs) - set(ours))
+            dup += len(ours) - len(set(ours))
+            differ += sum(a != b for a, b in zip(theirs, ours, strict=False))
+    total = sum(len(w) for series in want.values() for w in series)
+    sketches = args.runs * args.snapshots
+    rate = sketches / elapsed
+    print(f"{args.runs} runs x {args.snapshots} snapshots (d={args.dim}), {args.kills} analyzer "
+          f"kills + 1 Redis restart: {elapsed:.1f} s ({rate:,.0f} sketches/s)")  # fmt: skip
+    print(f"records expected {total}, lost {lost}, duplicated {dup}, differing {differ}; "
+          f"producer resends {sum(s[2] for s in senders.values())}, "
+          f"unacked {sum(s[0] for s in senders.values())}, "
+          f"dropped {sum(s[1] for s in senders.values())}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
