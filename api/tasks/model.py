@@ -39,5 +39,6 @@ class Transformer(nn.Module):
         self.head = nn.Linear(d_model, outputs)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (n x outputs) for token rows (n x T), T <= context."""
         x = self.embed(tokens) + self.position[: tokens.shape[1]]
         return self.head(self.ln(self.blocks(x))[:, -1])

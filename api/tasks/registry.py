@@ -1,0 +1,25 @@
+"""Tasks by name: `modular-<op>` for each operation, `dyck-depth` and `scan`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from api.tasks.dyck import dyck_depth
+from api.tasks.modular import OPERATIONS, modular
+from api.tasks.scan import scan_actions
+from api.tasks.split import Task
+
+TASKS: dict[str, Callable[..., Task]] = {
+    **{f"modular-{op}": partial(modular, op) for op in OPERATIONS},
+    "dyck-depth": dyck_depth,
+    "scan": scan_actions,
+}
+
+
+def build(name: str, seed: int = 0, **options: Any) -> Task:
+    """The task `name` with split seed `seed`; `options` go to its generator."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
+    return TASKS[name](seed=seed, **options)
