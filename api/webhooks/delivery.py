@@ -1,55 +1,36 @@
-"""The webhook dispatcher, the api's one outbound-HTTP module.
+"""Outbound webhook HTTP, the api's one outbound-HTTP module: render, sign, POST, retry, log.
 
-It consumes the global alert stream `keys.ALERTS` through the Redis consumer group `webhooks` and
-POSTs each alert to every enabled subscription whose event types match, as a Standard Webhooks
-message: body `{"type", "timestamp", "data"}`, headers `webhook-id` (stable across retries of one
-alert to one subscription), `webhook-timestamp` and `webhook-signature`. Delivery is at least once:
-an entry is acknowledged only after all its deliveries ended (delivered, failed after the last
-retry, or 410 Gone, which disables the subscription); entries left unacknowledged by a stop are
-read again from this consumer's pending list at the next start.
-
-The group is created at `$` when it does not exist yet, so a new deployment does not replay the
-stream's history; once created it keeps its position, and a restart resumes where it stopped.
+A message is one alert for one subscription, rendered in the subscription's format and sent
+with Standard Webhooks headers: `webhook-id` (the same for every retry of one alert to one
+subscription), `webhook-timestamp` and `webhook-signature` (one `v1,` signature per active
+secret). Before each attempt the target passes the SSRF guard and the POST goes to the vetted
+address (the URL's host stays in `Host` and in TLS SNI); redirects are not followed and the
+response body is never read. Every attempt is recorded; `schedule.decide` says what follows.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
 import logging
 import random
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
-from pydantic import ValidationError
-from redis.exceptions import RedisError, ResponseError
 
-from analyzer import keys
 from analyzer.records import Alert
 from api.config import ApiSettings
-from api.webhooks.schedule import Backoff, Outcome, decide, parse_retry_after
-from api.webhooks.signing import sign
+from api.webhooks.render import render
+from api.webhooks.schedule import Backoff, Decision, Outcome, decide, parse_retry_after
+from api.webhooks.signing import sign_all
+from api.webhooks.ssrf import AllowList, TargetRefused, vet
 from api.webhooks.subscriptions import DeliveryAttempt, Subscription, Subscriptions
 
 log = logging.getLogger(__name__)
 
-GROUP = "webhooks"
-BLOCK_MS = 1000
-RECONNECT_DELAY = 1.0
 USER_AGENT = "spectral-edge-webhooks/0.1"
-
-
-def envelope(alert: Alert) -> bytes:
-    """The message body of an alert: `{"type", "timestamp" (ISO 8601 UTC), "data"}`."""
-    when = datetime.fromtimestamp(alert.created_at, UTC).isoformat(timespec="milliseconds")
-    doc = {"type": alert.type, "timestamp": when.replace("+00:00", "Z"), "data": alert.model_dump()}
-    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def message_id(alert: Alert, sub: Subscription) -> str:
@@ -57,132 +38,69 @@ def message_id(alert: Alert, sub: Subscription) -> str:
     return "msg_" + hashlib.sha256(f"{alert.id}\0{sub.id}".encode()).hexdigest()[:32]
 
 
-class Dispatcher:
-    """Reads alerts from the stream and delivers them with retries; `start()` then `stop()`."""
+class Courier:
+    """Sends messages to subscriptions: one attempt (`attempt`) or until settled (`deliver`)."""
 
     def __init__(
         self,
-        client: aioredis.Redis,
-        subscriptions: Subscriptions,
         http: httpx.AsyncClient,
+        subscriptions: Subscriptions,
         settings: ApiSettings,
         *,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        self.client, self.subscriptions, self.http = client, subscriptions, http
-        self.consumer = settings.webhook_consumer
-        self.concurrency = settings.webhook_concurrency
+        self.http, self.subscriptions = http, subscriptions
+        self.allow = AllowList.parse(settings.webhook_allow)
         self.keep = settings.webhook_deliveries_kept
+        self.message_ttl = settings.webhook_message_ttl
         self.policy = Backoff(
             settings.webhook_backoff_base,
             settings.webhook_backoff_cap,
             settings.webhook_max_attempts,
         )
-        self.rand, self.clock = rand, clock
-        self._loop: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self.rand, self.clock, self.sleep = rand, clock, sleep
 
-    async def start(self) -> None:
-        """Create the consumer group if needed (best effort) and start consuming."""
-        with contextlib.suppress(RedisError):
-            await self._ensure_group()
-        self._loop = asyncio.create_task(self._consume(), name="webhook-dispatcher")
-
-    async def stop(self) -> None:
-        """Cancel consumption and in-flight deliveries; their entries stay pending for next time."""
-        tasks = [t for t in (self._loop, *self._inflight) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop = None
-
-    async def _ensure_group(self) -> None:
-        try:
-            await self.client.xgroup_create(keys.ALERTS, GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _consume(self) -> None:
-        cursor = "0"  # first this consumer's own pending entries, then new ones (">")
-        while True:
-            try:
-                if not await self._free_slot():
-                    continue
-                entries = await self._read(cursor)
-            except RedisError as exc:
-                log.warning("webhook dispatcher: redis error, retrying: %s", exc)
-                await asyncio.sleep(RECONNECT_DELAY)
-                with contextlib.suppress(RedisError):
-                    await self._ensure_group()
-                continue
-            if cursor != ">":
-                cursor = entries[-1][0].decode() if entries else ">"
-            for entry_id, fields in entries:
-                task = asyncio.create_task(self._handle(entry_id, fields))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-
-    async def _free_slot(self) -> bool:
-        """Wait (up to the read block time) until fewer than `concurrency` entries are in flight."""
-        if len(self._inflight) < self.concurrency:
-            return True
-        done = asyncio.FIRST_COMPLETED
-        await asyncio.wait(self._inflight, timeout=BLOCK_MS / 1000, return_when=done)
-        return len(self._inflight) < self.concurrency
-
-    async def _read(self, cursor: str) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
-        count = self.concurrency - len(self._inflight)
-        block = BLOCK_MS if cursor == ">" else None
-        reply: Any = await self.client.xreadgroup(
-            GROUP, self.consumer, {keys.ALERTS: cursor}, count=count, block=block
+    async def deliver(
+        self, sub: Subscription, alert: Alert, project: str | None, trigger: str = "alert"
+    ) -> Outcome:
+        """Send one alert to one subscription until it is delivered, refused or out of attempts."""
+        await self.subscriptions.keep_message(
+            sub.id, message_id(alert, sub), alert, self.message_ttl
         )
-        return [entry for _, entries in reply or [] for entry in entries]
-
-    async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> None:
-        """Deliver one stream entry to every matching subscription, then acknowledge it."""
-        try:
-            alert = _parse(fields)
-            if alert is not None:
-                subs = [s for s in await self.subscriptions.all() if s.matches(alert.type)]
-                results = await asyncio.gather(
-                    *(self.deliver(sub, alert) for sub in subs), return_exceptions=True
-                )
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
-            await self.client.xack(keys.ALERTS, GROUP, entry_id)
-        except RedisError as exc:
-            log.warning("webhook entry %s left pending: %s", entry_id.decode(), exc)
-        except Exception:
-            log.exception("webhook entry %s left pending", entry_id.decode())
-
-    async def deliver(self, sub: Subscription, alert: Alert) -> Outcome:
-        """POST one alert to one subscription until it is delivered, refused or out of attempts."""
-        body, msg_id = envelope(alert), message_id(alert, sub)
         attempt = 0
         while True:
             attempt += 1
-            record = await self._attempt(sub, msg_id, body, alert, attempt)
-            await self.subscriptions.record(sub.id, record, self.keep)
-            if record.outcome is Outcome.GONE:
-                await self.subscriptions.disable(sub.id, "the receiver answered 410 Gone")
+            record = await self.attempt(sub, alert, project, attempt, trigger)
             if record.outcome is not Outcome.RETRY or record.next_delay is None:
                 return record.outcome
-            await asyncio.sleep(record.next_delay)
+            await self.sleep(record.next_delay)
+            current = await self.subscriptions.get(sub.id)
+            if current is None or not current.enabled:
+                return Outcome.FAILED
+            sub = current
 
-    async def _attempt(
-        self, sub: Subscription, msg_id: str, body: bytes, alert: Alert, attempt: int
+    async def attempt(
+        self, sub: Subscription, alert: Alert, project: str | None, attempt: int, trigger: str
     ) -> DeliveryAttempt:
-        now = self.clock()
-        status, retry_after, error = await self._post(sub, msg_id, body, int(now))
-        decision = decide(self.policy, attempt, status, self.rand(), retry_after)
-        return DeliveryAttempt(
+        """One signed POST, recorded in the delivery log; a 410 disables the subscription."""
+        msg_id, body, now = message_id(alert, sub), render(sub.format, alert, project), self.clock()
+        status, error = None, None
+        try:
+            status, retry_after = await self._post(sub, msg_id, body, now)
+            decision = decide(self.policy, attempt, status, self.rand(), retry_after)
+        except TargetRefused as exc:
+            error, decision = f"refused: {exc.message}", Decision(Outcome.REFUSED)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            decision = decide(self.policy, attempt, None, self.rand(), None)
+        record = DeliveryAttempt(
             msg_id=msg_id,
             alert_id=alert.id,
             event_type=alert.type,
             attempt=attempt,
+            trigger=trigger,
             status=status,
             error=error,
             outcome=decision.outcome,
@@ -190,33 +108,36 @@ class Dispatcher:
             at=now,
             next_delay=decision.delay if decision.outcome is Outcome.RETRY else None,
         )
+        await self.subscriptions.record(sub.id, record, self.keep)
+        if record.outcome is Outcome.GONE:
+            await self.subscriptions.disable(sub.id, "the receiver answered 410 Gone")
+        return record
 
     async def _post(
-        self, sub: Subscription, msg_id: str, body: bytes, timestamp: int
-    ) -> tuple[int | None, float | None, str | None]:
-        """One POST: (status, Retry-After seconds, error); the response body is never read."""
+        self, sub: Subscription, msg_id: str, body: bytes, now: float
+    ) -> tuple[int, float | None]:
+        """POST to the vetted address: (status, Retry-After seconds)."""
+        url = httpx.URL(sub.url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        address = await vet(url.host, port, self.allow)
+        timestamp = int(now)
         headers = {
+            "host": url.netloc.decode(),
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(sub.secret, msg_id, timestamp, body),
+            "webhook-signature": sign_all(sub.signing_secrets(now), msg_id, timestamp, body),
         }
+        pinned = url.copy_with(host=str(address))
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        request = self.http.build_request(
+            "POST", pinned, content=body, headers=headers, extensions=extensions
+        )
+        response = await self.http.send(request, stream=True)
         try:
-            async with self.http.stream("POST", sub.url, content=body, headers=headers) as resp:
-                retry_after = parse_retry_after(resp.headers.get("retry-after"), self.clock())
-                return resp.status_code, retry_after, None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return None, None, f"{type(exc).__name__}: {exc}"
-
-
-def _parse(fields: dict[bytes, bytes] | None) -> Alert | None:
-    """The alert of a stream entry, or None (logged) for a deleted or malformed entry."""
-    raw: Any = (fields or {}).get(b"alert")
-    if raw is None:
-        return None
-    try:
-        return Alert.model_validate_json(raw)
-    except ValidationError as exc:
-        log.warning("skipping a malformed alert entry: %s", exc)
-        return None
+            return response.status_code, parse_retry_after(
+                response.headers.get("retry-after"), self.clock()
+            )
+        finally:
+            await response.aclose()

@@ -20,6 +20,7 @@ class Outcome(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     GONE = "gone"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+def sign_all(secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: one signature per active secret, space-separated."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets)
+
+
 def verify(
     secret: str, headers: Mapping[str, str], body: bytes, now: int, tolerance: int = TOLERANCE
 ) -> None:

@@ -1,4 +1,4 @@
-"""`/api/v1/webhooks` CRUD and validation against a real server."""
+"""`/api/v1/webhooks` CRUD, rotation, validation and scopes against a real server."""
 
 from __future__ import annotations
 
@@ -12,15 +12,21 @@ import pytest
 import redis
 
 from analyzer import keys
+from api.auth import Scope
 from api.webhooks.signing import new_secret
+
+Subscribe = Callable[..., dict[str, Any]]
+HOOK = "https://hooks.example.com/spectral-edge"
 
 
 def test_create_generates_a_secret_shown_only_once(
-    http: httpx.Client, subscribe: Callable[..., dict[str, Any]]
+    http: httpx.Client, subscribe: Subscribe
 ) -> None:
-    created = subscribe("https://example.invalid/hooks")
+    created = subscribe(HOOK)
     assert created["id"].startswith("wh_")
     assert created["event_types"] == ["*"]
+    assert (created["projects"], created["runs"], created["rules"]) == ([], [], [])
+    assert created["format"] == "standard"
     assert created["enabled"] is True
     secret = created["secret"]
     assert secret.startswith("whsec_")
@@ -35,22 +41,61 @@ def test_create_generates_a_secret_shown_only_once(
     assert len(mine) == 1 and "secret" not in mine[0]
 
 
-def test_create_keeps_a_given_secret_and_event_types(
-    subscribe: Callable[..., dict[str, Any]],
-) -> None:
+def test_create_keeps_given_fields(subscribe: Subscribe) -> None:
     secret = new_secret()
     created = subscribe(
-        "http://127.0.0.1:9/x", secret=secret, event_types=["edge.collapse", "run.crashed"]
+        HOOK,
+        secret=secret,
+        event_types=["run.crashed", "edge.collapse", "edge.collapse"],
+        projects=["vision"],
+        runs=["run-1", "run-2"],
+        rules=["lambda_max"],
+        format="alertmanager",
     )
     assert created["secret"] == secret
     assert created["event_types"] == ["edge.collapse", "run.crashed"]
+    assert created["projects"] == ["vision"] and created["runs"] == ["run-1", "run-2"]
+    assert created["rules"] == ["lambda_max"] and created["format"] == "alertmanager"
 
 
-def test_delete_then_404(http: httpx.Client, subscribe: Callable[..., dict[str, Any]]) -> None:
-    created = subscribe("http://127.0.0.1:9/x")
+def test_update_changes_only_the_given_fields(http: httpx.Client, subscribe: Subscribe) -> None:
+    created = subscribe(HOOK, event_types=["edge.collapse"])
+    path = f"/api/v1/webhooks/{created['id']}"
+    updated = http.patch(path, json={"format": "slack", "runs": ["run-9"]})
+    assert updated.status_code == 200
+    expected = {k: v for k, v in created.items() if k != "secret"}
+    assert updated.json() == {**expected, "format": "slack", "runs": ["run-9"]}
+    assert http.get(path).json() == updated.json()
+    assert http.patch(path, json={"format": "teams"}).status_code == 400
+    assert http.patch(path, json={"secret": new_secret()}).status_code == 400
+
+
+def test_rotate_makes_a_new_secret_and_keeps_the_old_one_for_a_while(
+    http: httpx.Client, subscribe: Subscribe
+) -> None:
+    created = subscribe(HOOK)
+    path = f"/api/v1/webhooks/{created['id']}/rotate"
+    given = new_secret()
+    rotated = http.post(path, json={"secret": given, "grace_seconds": 60}).json()
+    assert rotated["secret"] == given
+    assert rotated["previous_secret_expires_at"] > created["created_at"] + 59
+    assert http.post(path, json={"grace_seconds": -1}).status_code == 400
+    assert http.post(path, json={"secret": "whsec_!!!"}).status_code == 400
+
+
+def test_delete_then_404(http: httpx.Client, subscribe: Subscribe) -> None:
+    created = subscribe(HOOK)
     path = f"/api/v1/webhooks/{created['id']}"
     assert http.delete(path).status_code == 204
-    for response in (http.get(path), http.delete(path), http.get(f"{path}/deliveries")):
+    for response in (
+        http.get(path),
+        http.delete(path),
+        http.patch(path, json={"enabled": False}),
+        http.get(f"{path}/deliveries"),
+        http.post(f"{path}/test"),
+        http.post(f"{path}/rotate", json={}),
+        http.post(f"{path}/deliveries/msg_x/redeliver"),
+    ):
         assert response.status_code == 404
         assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
@@ -62,12 +107,18 @@ def test_delete_then_404(http: httpx.Client, subscribe: Callable[..., dict[str, 
         {"url": "ftp://example.com/hook"},
         {"url": "example.com/hook"},
         {"url": "http://"},
-        {"url": "https://example.com", "event_types": []},
-        {"url": "https://example.com", "event_types": ["has space"]},
-        {"url": "https://example.com", "secret": "not-prefixed"},
-        {"url": "https://example.com", "secret": "whsec_!!!"},
-        {"url": "https://example.com", "secret": "whsec_" + base64.b64encode(b"short").decode()},
-        {"url": "https://example.com", "colour": "blue"},
+        {"url": "http://a b/hook"},
+        {"url": "http://example.com:99999/hook"},
+        {"url": "http://[::1/hook"},
+        {"url": HOOK, "event_types": []},
+        {"url": HOOK, "event_types": ["has space"]},
+        {"url": HOOK, "projects": [""]},
+        {"url": HOOK, "format": "teams"},
+        {"url": HOOK, "secret": "not-prefixed"},
+        {"url": HOOK, "secret": "whsec_!!!"},
+        {"url": HOOK, "secret": "whsec_" + base64.b64encode(b"short").decode()},
+        {"url": HOOK, "colour": "blue"},
+        {"url": "http://127.0.0.1:9/x"},
     ],
 )
 def test_invalid_subscriptions_are_400(http: httpx.Client, body: dict[str, Any]) -> None:
@@ -93,10 +144,34 @@ def test_validation_messages_name_the_field(http: httpx.Client) -> None:
     assert response.json()["message"] == "url: must be an absolute http(s) URL"
 
 
-def test_a_malformed_subscription_is_skipped_in_lists_and_a_500_alone(
-    http: httpx.Client, client: redis.Redis, subscribe: Callable[..., dict[str, Any]]
+def test_reading_needs_a_token_and_changing_an_admin_token(
+    api_url: str, tokens: Callable[[Scope], str], subscribe: Subscribe
 ) -> None:
-    good = subscribe("http://127.0.0.1:9/x")
+    created = subscribe(HOOK)
+    path = f"/api/v1/webhooks/{created['id']}"
+    read = {"authorization": f"Bearer {tokens(Scope.READ)}"}
+    with httpx.Client(base_url=api_url) as anonymous:
+        assert anonymous.get("/api/v1/webhooks").status_code == 401
+        assert anonymous.post("/api/v1/webhooks", json={"url": HOOK}).status_code == 401
+    with httpx.Client(base_url=api_url, headers=read) as reader:
+        assert reader.get(path).status_code == 200
+        assert reader.get(f"{path}/deliveries").status_code == 200
+        for response in (
+            reader.post("/api/v1/webhooks", json={"url": HOOK}),
+            reader.patch(path, json={"enabled": False}),
+            reader.post(f"{path}/rotate", json={}),
+            reader.post(f"{path}/test"),
+            reader.post(f"{path}/deliveries/msg_x/redeliver"),
+            reader.delete(path),
+        ):
+            assert response.status_code == 403
+            assert response.json()["error_code"] == "PERMISSION_DENIED"
+
+
+def test_a_malformed_subscription_is_skipped_in_lists_and_a_500_alone(
+    http: httpx.Client, client: redis.Redis, subscribe: Subscribe
+) -> None:
+    good = subscribe(HOOK)
     bad = f"wh_test_bad_{uuid.uuid4().hex[:8]}"
     client.hset(keys.WEBHOOKS, bad, b"{not a subscription")
     try:

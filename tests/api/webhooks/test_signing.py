@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api.errors import SignatureError
-from api.webhooks.signing import new_secret, secret_key, sign, verify
+from api.webhooks.signing import new_secret, secret_key, sign, sign_all, verify
 
 # The known-answer vector of the Standard Webhooks reference library (standard-webhooks/
 # standard-webhooks, libraries/python/tests/test_webhooks.py, test_sign_function).
@@ -109,3 +111,19 @@ def test_new_secrets_are_24_random_bytes() -> None:
 def test_malformed_secret_fails(secret: str) -> None:
     with pytest.raises(SignatureError):
         sign(secret, MSG_ID, TIMESTAMP, BODY)
+
+
+def test_sign_all_signs_once_per_active_secret() -> None:
+    other = new_secret()
+    header = sign_all([SECRET, other], MSG_ID, TIMESTAMP, BODY)
+    assert header.split(" ") == [EXPECTED, sign(other, MSG_ID, TIMESTAMP, BODY)]
+    assert sign_all([SECRET], MSG_ID, TIMESTAMP, BODY) == EXPECTED
+
+
+def test_the_independent_verifier_accepts_our_signatures_of_both_secrets() -> None:
+    now, other = int(time.time()), new_secret()
+    signed = headers(sign_all([SECRET, other], MSG_ID, now, BODY), timestamp=now)
+    assert Webhook(SECRET).verify(BODY, signed) == {"test": 2432232314}
+    assert Webhook(other).verify(BODY, signed) == {"test": 2432232314}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(BODY, signed)
