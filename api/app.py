@@ -1,9 +1,11 @@
-"""The app factory: routes, error handlers, and a lifespan that owns every connection.
+"""The app factory: routes, auth, metrics, the dashboard, and a lifespan that owns every connection.
 
-Nothing connects at import time. The lifespan opens a sync Redis client for the analyzer's `Store`
-(used by plain `def` routes, which run in the threadpool), an async Redis client for webhook
-subscriptions and the dispatcher, and one `httpx.AsyncClient` for deliveries; it starts the
-dispatcher after them and stops it before closing them.
+Nothing connects at import time. The lifespan opens a sync Redis client for the analyzer's `Store`,
+the api's `Reader` and the token store (used by plain `def` routes, which run in the threadpool), an
+async Redis client for live streams, webhook subscriptions and the dispatcher, and one
+`httpx.AsyncClient` for deliveries; it starts the dispatcher after them and stops it before closing
+them. Every route but `/healthz` needs a token (see `api.auth`); the OpenAPI document and the
+static dashboard shell carry no data and are public. No Swagger page: it would load from a CDN.
 """
 
 from __future__ import annotations
@@ -11,22 +13,30 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from analyzer.store import Store
+from api.auth import TokenStore
 from api.config import ApiSettings
 from api.errors import install_handlers
-from api.routes import health, runs, webhooks
-from api.webhooks.delivery import Dispatcher
+from api.reader import Reader
+from api.routes import alerts, analysis, health, live, prometheus, runs, series, tokens, webhooks
+from api.telemetry import RequestMetrics, Telemetry
+from api.webhooks.dispatcher import Dispatcher
 from api.webhooks.subscriptions import Subscriptions
+
+STATIC = Path(__file__).with_name("static")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    """A FastAPI app serving `/api/v1` and `/healthz` from the Redis at `settings.redis_url`."""
+    """A FastAPI app serving `/api/v1`, `/healthz`, `/metrics` and `/dashboard/`."""
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -38,7 +48,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         dispatcher = Dispatcher(async_client, subscriptions, http, settings)
         app.state.settings = settings
         app.state.store = Store(sync_client)
+        app.state.reader = Reader(sync_client)
+        app.state.tokens = TokenStore(sync_client)
+        app.state.async_redis = async_client
         app.state.subscriptions = subscriptions
+        app.state.dispatcher = dispatcher
         await dispatcher.start()
         try:
             yield
@@ -48,8 +62,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await async_client.aclose()
             sync_client.close()
 
-    app = FastAPI(title="spectral-edge", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="spectral-edge", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_handlers(app)
-    for module in (runs, webhooks, health):
+    app.state.telemetry = Telemetry()
+    app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
+    for module in (runs, series, analysis, alerts, live, webhooks, tokens, prometheus, health):
         app.include_router(module.router)
+    app.mount("/dashboard", StaticFiles(directory=STATIC, html=True), name="dashboard")
+    app.add_api_route("/", _to_dashboard, include_in_schema=False)
     return app
+
+
+def _to_dashboard() -> RedirectResponse:
+    return RedirectResponse("/dashboard/")

@@ -15,8 +15,11 @@ from analyzer.embedded import EmbeddedRedis
 from analyzer.service import AnalyzerService
 from api.app import create_app
 from api.config import ApiSettings
+from api.token_commands import app as token_app
+from api.token_commands import bootstrap
 
 app = typer.Typer(help="Spectral Edge Dynamics: training-dynamics monitor.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 RedisUrl = Annotated[
     str | None,
@@ -25,6 +28,9 @@ RedisUrl = Annotated[
 Bind = Annotated[str, typer.Option(help="ZeroMQ endpoint the analyzer binds for producers.")]
 Host = Annotated[str, typer.Option(help="Address the api listens on.")]
 Port = Annotated[int, typer.Option(help="Port the api listens on.")]
+Open = Annotated[
+    bool, typer.Option("--open", help="Serve without tokens (refused unless host is loopback).")
+]
 
 
 @contextlib.contextmanager
@@ -44,53 +50,104 @@ def up(
     bind: Bind = "tcp://127.0.0.1:5555",
     host: Host = "127.0.0.1",
     port: Port = 8000,
+    open_: Open = False,
 ) -> None:
     """Start the analyzer and the api together (Ctrl-C stops both)."""
+    settings = api_settings(host, port, open_)
     with redis_or_embedded(redis_url) as url:
         service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind))
         service.start()
         typer.echo(f"analyzer        {service.endpoint}")
-        typer.echo(f"api             http://{host}:{port}/api/v1/runs")
         try:
-            uvicorn.run(create_app(ApiSettings(redis_url=url, host=host, port=port)),
-                        host=host, port=port, log_level="warning")  # fmt: skip
+            serve(settings.model_copy(update={"redis_url": url}))
         finally:
             service.stop()
 
 
 @app.command()
-def analyzer(redis_url: RedisUrl = None, bind: Bind = "tcp://127.0.0.1:5555") -> None:
-    """Run the analyzer alone."""
+def analyzer(
+    redis_url: RedisUrl = None,
+    bind: Bind = "tcp://127.0.0.1:5555",
+    redis_cluster: Annotated[
+        bool, typer.Option("--redis-cluster", help="--redis-url names a Redis Cluster node.")
+    ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (0: a free one).")
+    ] = None,
+) -> None:
+    """Run the analyzer alone; SIGTERM or Ctrl-C finish the batch in flight, then stop."""
     with redis_or_embedded(redis_url) as url:
-        service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind))
+        given = {"redis_cluster": redis_cluster or None, "metrics_port": metrics_port}
+        options = {k: v for k, v in given.items() if v is not None}
+        service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind, **options))
         service.start()
         typer.echo(f"analyzer        {service.endpoint}")
+        if service.metrics_port is not None:
+            typer.echo(f"metrics         http://127.0.0.1:{service.metrics_port}/metrics")
         service.run_forever()
 
 
 @app.command()
-def api(redis_url: RedisUrl = None, host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def api(
+    redis_url: RedisUrl = None, host: Host = "127.0.0.1", port: Port = 8000, open_: Open = False
+) -> None:
     """Run the api alone."""
+    settings = api_settings(host, port, open_)
     with redis_or_embedded(redis_url) as url:
-        typer.echo(f"api             http://{host}:{port}/api/v1/runs")
-        settings = ApiSettings(redis_url=url, host=host, port=port)
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        serve(settings.model_copy(update={"redis_url": url}))
+
+
+def api_settings(host: str, port: int, open_: bool) -> ApiSettings:
+    """Validated api settings; exits with a message when open mode is asked off loopback."""
+    try:
+        return ApiSettings(host=host, port=port, open=open_)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def serve(settings: ApiSettings) -> None:
+    """Print where the api and dashboard are (and a first admin token), then serve until Ctrl-C."""
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"api             {base}/api/v1/runs")
+    typer.echo(f"dashboard       {base}/dashboard/")
+    token = None if settings.open else bootstrap(settings.redis_url)
+    if token:
+        typer.echo(f"admin token     {token}  (shown once; `spectral-edge token create` for more)")
+    app_ = create_app(settings)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 
 @app.command()
 def demo(
     redis_url: RedisUrl = None,
     port: Port = 8000,
-    steps: Annotated[int, typer.Option(help="Optimizer steps to train.")] = 1500,
+    steps: Annotated[int, typer.Option(help="Most optimizer steps (stops once grokked).")] = 3000,
     batch: Annotated[int, typer.Option(help="Mini-batch size.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of data split and model.")] = 0,
     exit_: Annotated[bool, typer.Option("--exit", help="Exit when training ends.")] = False,
 ) -> None:
-    """Train modular addition on the CPU through the whole pipeline, with a webhook receiver."""
+    """Train modular addition until it groks, through the pipeline, with a webhook receiver."""
     from api.demo.runner import demo as run_demo
 
     with redis_or_embedded(redis_url) as url:
         run_demo(url, port, steps, batch, seed, exit_)
+
+
+@app.command()
+def sync(
+    directory: Annotated[str, typer.Argument(help="Spool directory of an offline run.")],
+    endpoint: Annotated[str | None, typer.Option(help="Analyzer endpoint.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait per file.")] = 30.0,
+) -> None:
+    """Replay offline spool files to the analyzer, in order, exactly once."""
+    from producer.sync import sync as replay
+
+    report = replay(directory, endpoint=endpoint, timeout=timeout)
+    for name, (total, acked) in report.files.items():
+        typer.echo(f"{name}  {acked}/{total} acknowledged")
+    if not report.complete:
+        raise typer.Exit(1)
 
 
 def main() -> None:

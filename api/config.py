@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from api.webhooks.ssrf import AllowList
 
 
 class ApiSettings(BaseSettings):
@@ -13,7 +17,10 @@ class ApiSettings(BaseSettings):
 
     `webhook_consumer` names this process in the dispatcher's Redis consumer group; it defaults to
     the host name so a restarted api finds (and finishes) its own unacknowledged alerts. Replicas
-    sharing one Redis need distinct names.
+    sharing one Redis need distinct names. `open` serves without tokens and is accepted only with a
+    loopback `host`; `sse_block` bounds each blocking Redis read of a live stream (seconds).
+    `webhook_allow` lists CIDRs and host names that webhooks may reach although private or loopback
+    (environment: comma-separated); `webhook_cooldown` is the per (rule, run) alert cooldown (s).
     """
 
     model_config = SettingsConfigDict(env_prefix="SPECTRAL_EDGE_", extra="ignore")
@@ -28,9 +35,45 @@ class ApiSettings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_deliveries_kept: int = Field(default=100, ge=1)
     webhook_consumer: str = Field(default_factory=socket.gethostname, min_length=1)
+    webhook_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_cooldown: float = Field(default=300.0, ge=0)
+    webhook_claim_idle: float = Field(default=60.0, gt=0)
+    webhook_rotation_grace: float = Field(default=86400.0, ge=0)
+    webhook_message_ttl: float = Field(default=7 * 86400.0, gt=0)
+    open: bool = False
+    sse_block: float = Field(default=1.0, gt=0, le=30)
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _valid_allow(cls, value: list[str]) -> list[str]:
+        AllowList.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> ApiSettings:
         if self.webhook_backoff_cap < self.webhook_backoff_base:
             raise ValueError("webhook_backoff_cap must be >= webhook_backoff_base")
         return self
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> ApiSettings:
+        if self.open and not is_loopback(self.host):
+            raise ValueError(f"open mode (no tokens) is refused on non-loopback host {self.host!r}")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names a loopback address (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,28 +1,60 @@
-"""Dependency aliases the routes declare: the objects the app factory's lifespan built."""
+"""Dependency aliases the routes declare: the objects the app factory's lifespan built.
+
+The getters are `async def` so FastAPI calls them on the event loop, not in the threadpool.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import redis
+import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
 from analyzer.store import Store
+from api.auth import TokenStore
+from api.config import ApiSettings
+from api.reader import Reader
 from api.webhooks.subscriptions import Subscriptions
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """The analyzer store (sync Redis; use it from plain `def` routes)."""
     store: Store = request.app.state.store
     return store
 
 
-def get_redis(request: Request) -> redis.Redis:
+async def get_redis(request: Request) -> redis.Redis:
     """The store's sync Redis client."""
-    return get_store(request).client
+    store: Store = request.app.state.store
+    return store.client
 
 
-def get_subscriptions(request: Request) -> Subscriptions:
+async def get_reader(request: Request) -> Reader:
+    """The api's own reads of analyzer state (sync Redis)."""
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+async def get_async_redis(request: Request) -> aioredis.Redis:
+    """The async Redis client (for `async def` routes such as live streams)."""
+    client: aioredis.Redis = request.app.state.async_redis
+    return client
+
+
+async def get_tokens(request: Request) -> TokenStore:
+    """The api token store."""
+    tokens: TokenStore = request.app.state.tokens
+    return tokens
+
+
+async def get_settings(request: Request) -> ApiSettings:
+    """The settings the app was built with."""
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+async def get_subscriptions(request: Request) -> Subscriptions:
     """The webhook subscriptions (async Redis; use it from `async def` routes)."""
     subscriptions: Subscriptions = request.app.state.subscriptions
     return subscriptions
@@ -30,4 +62,8 @@ def get_subscriptions(request: Request) -> Subscriptions:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+AsyncRedisDep = Annotated[aioredis.Redis, Depends(get_async_redis)]
+TokensDep = Annotated[TokenStore, Depends(get_tokens)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(get_subscriptions)]

@@ -1,6 +1,7 @@
 """Exceptions of the api package and the handlers that render every error as one JSON shape.
 
 ApiError                 (an HTTP error: `status`, machine-readable `error_code`, `message`)
+ ├── FilterError         (a runs filter or ordering that does not parse: 400)
  └── SignatureError      (a webhook signature that does not verify: missing headers, stale or
                           future timestamp, malformed secret, no matching signature)
 
@@ -32,11 +33,14 @@ _CODES = {
 class ApiError(Exception):
     """Root of every error the api raises; rendered as `{error_code, message}` with `status`."""
 
-    def __init__(self, status: int, error_code: str, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
+        self.headers = headers or {}
 
 
 class SignatureError(ApiError):
@@ -46,18 +50,28 @@ class SignatureError(ApiError):
         super().__init__(401, "INVALID_SIGNATURE", message)
 
 
+class FilterError(ApiError):
+    """A `filter` or `order_by` expression that does not parse."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "INVALID_PARAMETER_VALUE", message)
+
+
 def not_found(what: str) -> ApiError:
     """The 404 for a resource that does not exist."""
     return ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"{what} does not exist")
 
 
-def _body(error_code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error_code": error_code, "message": message}, status_code=status)
+def _body(
+    error_code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error_code": error_code, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _body(exc.error_code, exc.message, exc.status)
+    return _body(exc.error_code, exc.message, exc.status, exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

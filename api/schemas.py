@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
-from analyzer.records import RunInfo, WindowRecord
-from api.errors import SignatureError
-from api.webhooks.signing import PREFIX, secret_key
-from api.webhooks.subscriptions import WILDCARD, DeliveryAttempt, Subscription
-
-MIN_SECRET_BYTES = 24
-MAX_SECRET_BYTES = 64
+from analyzer.records import Alert, KStar, RunInfo, RunState, WindowRecord
 
 
 class RunList(BaseModel):
-    """`GET /runs`: every run, newest first."""
+    """`GET /runs`: one page of runs matching the filter, in the asked order."""
 
     runs: list[RunInfo]
+    next_page_token: str | None = None
+
+
+class RunStateView(BaseModel):
+    """`GET /runs/{id}/state`: the lifecycle state alone."""
+
+    run_id: str
+    state: RunState
+    updated_at: float
+    finished_at: float | None = None
+
+
+class Series(BaseModel):
+    """One (group, W) metric series of a run and its latest step."""
+
+    group: str
+    window: int
+    latest_step: int | None
+
+
+class SeriesList(BaseModel):
+    """`GET /runs/{id}/series`: the run's metric series."""
+
+    run_id: str
+    series: list[Series]
 
 
 class MetricHistory(BaseModel):
@@ -28,83 +47,108 @@ class MetricHistory(BaseModel):
     group: str
     window: int
     records: list[WindowRecord]
+    downsampled: bool = False
 
 
-class WebhookCreate(BaseModel):
-    """`POST /webhooks`: an http(s) receiver, the alert types it wants, optionally its secret."""
+class Spectrum(BaseModel):
+    """`GET /runs/{id}/spectrum`: the latest window's singular values and edge."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(max_length=2048)
-    event_types: list[str] = Field(default_factory=lambda: [WILDCARD], min_length=1, max_length=64)
-    secret: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL")
-        return value
-
-    @field_validator("event_types")
-    @classmethod
-    def _event_types(cls, value: list[str]) -> list[str]:
-        for event_type in value:
-            if not event_type or len(event_type) > 128 or not event_type.isprintable():
-                raise ValueError("event types are non-empty printable names of <= 128 characters")
-            if " " in event_type:
-                raise ValueError("event types contain no spaces")
-        return sorted(set(value))
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(PREFIX):
-            raise ValueError(f"must start with {PREFIX!r}")
-        try:
-            size = len(secret_key(value))
-        except SignatureError as exc:
-            raise ValueError(exc.message) from exc
-        if not MIN_SECRET_BYTES <= size <= MAX_SECRET_BYTES:
-            raise ValueError(f"must encode {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes")
-        return value
+    run_id: str
+    group: str
+    window: int
+    step: int
+    index: int
+    sigma: list[float]
+    k_star: KStar
+    edge_ratio: float
 
 
-class Webhook(BaseModel):
-    """A subscription as listed: everything but its secret."""
+class ScalarPoint(BaseModel):
+    """Scalars logged at one step."""
 
-    id: str
-    url: str
-    event_types: list[str]
-    enabled: bool
-    disabled_reason: str | None
-    created_at: float
-
-    @classmethod
-    def of(cls, sub: Subscription) -> Webhook:
-        """The public view of a stored subscription."""
-        return cls.model_validate(sub.model_dump(exclude={"secret"}))
+    step: int
+    values: dict[str, float]
 
 
-class WebhookCreated(Webhook):
-    """`POST /webhooks` response: the only place the secret is shown."""
+class ScalarHistory(BaseModel):
+    """`GET /runs/{id}/scalars`: logged scalars (validation loss, accuracy, ...) in step order."""
 
-    secret: str
-
-
-class WebhookList(BaseModel):
-    """`GET /webhooks`: every subscription, oldest first."""
-
-    webhooks: list[Webhook]
+    run_id: str
+    points: list[ScalarPoint]
 
 
-class DeliveryList(BaseModel):
-    """`GET /webhooks/{id}/deliveries`: the newest attempts first."""
+class Phase(BaseModel):
+    """One phase of a series: `kind` (rise, plateau, collapse, ...) over a step interval."""
 
-    deliveries: list[DeliveryAttempt]
+    kind: str
+    start_step: int
+    end_step: int | None
+
+
+class PhaseList(BaseModel):
+    """`GET /runs/{id}/phases`: the phases of one (group, W) series in step order."""
+
+    run_id: str
+    group: str
+    window: int
+    source: str
+    phases: list[Phase]
+
+
+class CouplingWindow(BaseModel):
+    """Coupling of R with the loss for one W: correlation per lag (positive: R leads), Granger."""
+
+    window: int
+    points: int
+    lags: list[int] = []
+    correlation: list[float | None] = []
+    peak_lag: int | None = None
+    peak_r: float | None = None
+    granger_order: int | None = None
+    granger_f: float | None = None
+    granger_p: float | None = None
+    error: str | None = None
+
+
+class LagFlipView(BaseModel):
+    """Peak lags at the smallest and largest W and whether their signs differ."""
+
+    small_window: int
+    small_lag: int
+    large_window: int
+    large_lag: int
+    flipped: bool
+
+
+class CouplingReport(BaseModel):
+    """`GET /runs/{id}/coupling`: R against a logged loss, per W of one group, and the lag flip."""
+
+    run_id: str
+    group: str
+    scalar: str
+    windows: list[CouplingWindow]
+    lag_flip: LagFlipView | None
+
+
+class AlertState(StrEnum):
+    """An alert fires while its run is running and is resolved once the run ended."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class AlertEntry(Alert):
+    """An alert as listed: the record, its stream entry id and its state."""
+
+    entry_id: str
+    state: AlertState
+
+
+class AlertList(BaseModel):
+    """`GET /alerts`: alerts newest first, one page."""
+
+    alerts: list[AlertEntry]
+    next_page_token: str | None = None
 
 
 class Health(BaseModel):

@@ -1,23 +1,22 @@
 """Fixtures for the api suite: the machine's Redis, a real uvicorn api, a real HTTP receiver.
 
-On the shared Redis everything a test writes is deleted afterwards, and only that: run keys under
-the run's tag, the subscription ids it created (the `keys.WEBHOOKS` hash is global), the alert
-entries it added to the shared `keys.ALERTS` stream, and its dispatcher's consumer (unique per
-module). Modules whose assertions another dispatcher could disturb (any api process consuming the
-shared group takes alerts and delivers them with its own policy) override `redis_url` with
-`private_redis`.
+The api needs tokens: `http` sends an admin token made for the module (`tokens`, `admin_token`,
+`read_token` revoke what they made). On the shared Redis everything a test writes is deleted
+afterwards, and only that: run keys under the run's tag, the tokens it made, the subscription
+ids it created (the `keys.WEBHOOKS` hash is global), the alert entries it added to the shared
+`keys.ALERTS` stream, and its dispatcher's consumer (unique per module). Modules whose assertions
+another dispatcher could disturb (any api process consuming the shared group takes alerts and
+delivers them with its own policy) override `redis_url` with `private_redis`.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 from typing import Any
 
 import httpx
@@ -31,9 +30,12 @@ from analyzer.embedded import EmbeddedRedis
 from analyzer.records import Alert, KStar, WindowRecord
 from analyzer.store import Store
 from api.app import create_app
+from api.auth import Scope, TokenStore
 from api.config import ApiSettings
-from api.webhooks.delivery import GROUP
+from api.webhooks.stream import GROUP
 from producer.wire import Kind, Message
+from tests.support.receiver import Receiver
+from tests.support.webhooks import make_alert
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -75,83 +77,11 @@ class ServerThread:
         self.sock.close()
 
 
-@dataclass
-class Received:
-    """One request the receiver got, and the status it answered."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int
-
-    def json(self) -> Any:
-        """The parsed body."""
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver: records every POST; answers scripted statuses per path, then 200."""
-
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    scripts: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def endpoint(self, *responses: int | tuple[int, dict[str, str]]) -> str:
-        """A fresh path answering `responses` in order (status or (status, headers)), then 200."""
-        path = f"/hook/{uuid.uuid4().hex}"
-        with self.lock:
-            self.scripts[path] = [r if isinstance(r, tuple) else (r, {}) for r in responses]
-        return self.url + path
-
-    def answer(self, path: str) -> tuple[int, dict[str, str]]:
-        """The next scripted answer of a path."""
-        with self.lock:
-            script = self.scripts.get(path, [])
-            return script.pop(0) if script else (200, {})
-
-    def of_alert(self, url: str, alert_id: str) -> list[Received]:
-        """Requests to `url` that carried the alert `alert_id`, in arrival order."""
-        path = url.removeprefix(self.url)
-        with self.lock:
-            hits = [r for r in self.requests if r.path == path]
-        return [r for r in hits if r.json().get("data", {}).get("id") == alert_id]
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            status, headers = receiver.answer(self.path)
-            seen = {k.lower(): v for k, v in self.headers.items()}
-            with receiver.lock:
-                receiver.requests.append(Received(self.path, seen, body, status))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler
-
-
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
     """A real HTTP receiver on a free loopback port, shared by the session."""
-    recv = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recv))
-    server.daemon_threads = True
-    recv.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield recv
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with Receiver() as recv:
+        yield recv
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +126,38 @@ def api_url(settings: ApiSettings, client: redis.Redis) -> Iterator[str]:
     client.xgroup_delconsumer(keys.ALERTS, GROUP, settings.webhook_consumer)
 
 
+@pytest.fixture(scope="module")
+def tokens(client: redis.Redis) -> Iterator[Callable[[Scope], str]]:
+    """`tokens(scope)`: a fresh api token of that scope; every one made is revoked afterwards."""
+    store, made = TokenStore(client), []
+
+    def make(scope: Scope) -> str:
+        secret, token = store.create(scope, "api-test", time.time())
+        made.append(token.id)
+        return secret
+
+    yield make
+    for token_id in made:
+        store.revoke(token_id)
+
+
+@pytest.fixture(scope="module")
+def admin_token(tokens: Callable[[Scope], str]) -> str:
+    """An admin token of the module's Redis."""
+    return tokens(Scope.ADMIN)
+
+
+@pytest.fixture(scope="module")
+def read_token(tokens: Callable[[Scope], str]) -> str:
+    """A read-only token of the module's Redis."""
+    return tokens(Scope.READ)
+
+
 @pytest.fixture
-def http(api_url: str) -> Iterator[httpx.Client]:
-    """An HTTP client of the api."""
-    with httpx.Client(base_url=api_url, timeout=10.0) as c:
+def http(api_url: str, admin_token: str) -> Iterator[httpx.Client]:
+    """An HTTP client of the api, authenticated with an admin token."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=api_url, timeout=10.0, headers=auth) as c:
         yield c
 
 
@@ -297,22 +255,7 @@ def publish(client: redis.Redis) -> Iterator[Callable[[Alert], None]]:
 @pytest.fixture
 def alert() -> Callable[[str], Alert]:
     """`alert(event_type)`: an alert of that type with a unique id, created now."""
-    return _alert
-
-
-def _alert(event_type: str) -> Alert:
-    return Alert(
-        id=f"al_{uuid.uuid4().hex[:24]}",
-        type=event_type,
-        run_id="api-test-run",
-        group="all",
-        window=10,
-        step=1200,
-        index=120,
-        message="edge ratio fell to 1.100 (< 1.2) after a plateau",
-        evidence={"edge_ratio": 1.1, "peak": 2.5, "threshold": 1.2},
-        created_at=time.time(),
-    )
+    return partial(make_alert, run_id="api-test-run")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import pytest
 from analyzer.records import Alert
 from api.app import create_app
 from api.config import ApiSettings
+from tests.support.receiver import Receiver
+from tests.support.webhooks import of_alert
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +36,15 @@ def patient(redis_url: str) -> ApiSettings:
         webhook_backoff_base=30.0,
         webhook_backoff_cap=30.0,
         webhook_consumer="api-test-restart",
+        webhook_allow=["127.0.0.1/32"],
+        open=True,
     )
 
 
 def test_restart_redelivers_what_a_stop_interrupted(
     patient: ApiSettings,
     serve: Callable[..., Any],
-    receiver: Any,
+    receiver: Receiver,
     alert: Callable[[str], Alert],
     publish: Callable[[Alert], None],
     eventually: Callable[..., Any],
@@ -53,15 +57,15 @@ def test_restart_redelivers_what_a_stop_interrupted(
         body = {"url": url, "event_types": [event.type]}
         assert http.post("/api/v1/webhooks", json=body).status_code == 201
         publish(event)
-        eventually(lambda: receiver.of_alert(url, event.id))
+        eventually(lambda: of_alert(receiver, url, event))
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 3.0, "stop waited for the 30 s backoff"
     assert holds(patient.webhook_consumer, event)
 
     with serve(create_app(patient)):
-        hits = eventually(lambda: receiver.of_alert(url, event.id)[1:])
+        hits = eventually(lambda: of_alert(receiver, url, event)[1:])
         eventually(lambda: not holds(patient.webhook_consumer, event))
-    first, again = receiver.of_alert(url, event.id)
+    first, again = of_alert(receiver, url, event)
     assert (first.status, again.status) == (500, 200)
     assert hits[0].headers["webhook-id"] == first.headers["webhook-id"]
 

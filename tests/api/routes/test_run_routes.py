@@ -17,12 +17,12 @@ def test_list_runs_newest_first(
 ) -> None:
     older = f"{run_id}-older"
     try:
-        start_run(older, now=1_000.0)
-        start_run(run_id, now=2_000.0, project="grok")
-        response = http.get("/api/v1/runs")
+        start_run(older, now=1_000.0, project=run_id)
+        start_run(run_id, now=2_000.0, project=run_id)
+        response = http.get("/api/v1/runs", params={"filter": f"project = '{run_id}'"})
         assert response.status_code == 200
         ids = [run["run_id"] for run in response.json()["runs"]]
-        assert ids.index(run_id) < ids.index(older)
+        assert ids == [run_id, older]
     finally:
         client.delete(*client.scan_iter(match=f"se:{{{older}}}:*"))
         client.zrem("se:runs", older)

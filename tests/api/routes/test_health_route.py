@@ -27,7 +27,8 @@ def test_unreachable_redis_is_503_and_the_app_still_starts_and_stops(
         dead = probe.getsockname()[1]
     settings = ApiSettings(redis_url=f"redis://127.0.0.1:{dead}/0", webhook_consumer="api-test")
     server = serve(create_app(settings))
-    with server, httpx.Client(base_url=server.url, timeout=30.0) as http:
+    auth = {"Authorization": "Bearer se_any-token-needs-redis-to-check"}
+    with server, httpx.Client(base_url=server.url, timeout=30.0, headers=auth) as http:
         for path in ("/healthz", "/api/v1/runs", "/api/v1/webhooks"):
             response = http.get(path)
             assert response.status_code == 503, path

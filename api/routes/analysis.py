@@ -1,0 +1,62 @@
+"""`/api/v1/runs/{id}/phases` and `/coupling`: analyses of a run's stored series."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api import analysis
+from api.auth import READ
+from api.deps import ReaderDep, StoreDep
+from api.routes.runs import RunId, existing_run
+from api.routes.series import Group, Window
+from api.schemas import CouplingReport, PhaseList
+
+router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["analysis"], dependencies=[READ])
+
+
+@router.get("/phases")
+def run_phases(
+    run_id: RunId,
+    store: StoreDep,
+    reader: ReaderDep,
+    group: Group = "all",
+    window: Window = 10,
+    source: Annotated[Literal["reference", "events"], Query()] = "reference",
+) -> PhaseList:
+    """Rise, plateau and collapse of a series: the retrospective rule, or the live events."""
+    existing_run(store, run_id)
+    if source == "reference":
+        phases = analysis.reference(store.metrics(run_id, group, window))
+    else:
+        mine = [a for a in store.run_alerts(run_id) if (a.group, a.window) == (group, window)]
+        latest = reader.latest(run_id, group, window)
+        phases = analysis.from_events(mine, latest.step if latest else None)
+    return PhaseList(run_id=run_id, group=group, window=window, source=source, phases=phases)
+
+
+@router.get("/coupling")
+def run_coupling(
+    run_id: RunId,
+    store: StoreDep,
+    reader: ReaderDep,
+    group: Group = "all",
+    scalar: Annotated[str, Query(min_length=1, max_length=64)] = "val_loss",
+    max_lag: Annotated[int, Query(ge=0, le=50)] = 5,
+    max_order: Annotated[int, Query(ge=1, le=10)] = 2,
+) -> CouplingReport:
+    """Lagged correlation and Granger test of R with a logged scalar for every W of a group."""
+    existing_run(store, run_id)
+    loss = [
+        (int(p["step"]), float(v))
+        for p in reader.scalars(run_id)
+        if isinstance(v := p.get("values", {}).get(scalar), int | float) and not isinstance(v, bool)
+    ]
+    windows = [w for g, w in reader.series(run_id) if g == group]
+    results = [
+        analysis.couple(store.metrics(run_id, group, w), loss, max_lag, max_order) for w in windows
+    ]
+    return CouplingReport(
+        run_id=run_id, group=group, scalar=scalar, windows=results, lag_flip=analysis.flip(results)
+    )

@@ -1,0 +1,130 @@
+"""`/api/v1/runs/{id}/...`: metric series, their history, the latest spectrum, logged scalars."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, Response
+
+from analyzer.records import WindowRecord
+from analyzer.store import Store
+from api.auth import READ
+from api.deps import ReaderDep, StoreDep
+from api.errors import ApiError, not_found
+from api.routes.runs import RunId, existing_run
+from api.schemas import MetricHistory, ScalarHistory, ScalarPoint, Series, SeriesList, Spectrum
+
+router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["metrics"], dependencies=[READ])
+
+Group = Annotated[str, Query(min_length=1, max_length=128)]
+Window = Annotated[int, Query(ge=2, le=1024)]
+Step = Annotated[int | None, Query(ge=0)]
+T = TypeVar("T")
+Downsample = Annotated[
+    int | None, Query(ge=2, le=100_000, description="at most this many evenly spaced records")
+]
+
+
+def check_range(start_step: int | None, end_step: int | None) -> None:
+    """Refuse a step range whose start lies after its end."""
+    if start_step is not None and end_step is not None and start_step > end_step:
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "start_step must be <= end_step")
+
+
+def no_series(store: Store, run_id: str, group: str, window: int) -> ApiError:
+    """The 404 of a missing series (a missing run raises its own 404 here)."""
+    existing_run(store, run_id)
+    return not_found(f"metrics of run {run_id!r}, group {group!r}, W={window}")
+
+
+def downsample(records: list[T], points: int) -> list[T]:
+    """At most `points` records evenly spaced by position, always keeping the first and last."""
+    if len(records) <= points:
+        return records
+    last = len(records) - 1
+    picks = sorted({round(i * last / (points - 1)) for i in range(points)})
+    return [records[i] for i in picks]
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.get("/series")
+def list_series(run_id: RunId, store: StoreDep, reader: ReaderDep) -> SeriesList:
+    """The run's (group, W) metric series with their latest step."""
+    existing_run(store, run_id)
+    found = []
+    for group, window in reader.series(run_id):
+        latest = reader.latest(run_id, group, window)
+        found.append(Series(group=group, window=window, latest_step=latest and latest.step))
+    return SeriesList(run_id=run_id, series=found)
+
+
+@router.get("/metrics", response_model=MetricHistory)
+def run_metrics(
+    run_id: RunId,
+    store: StoreDep,
+    reader: ReaderDep,
+    group: Group = "all",
+    window: Window = 10,
+    start_step: Step = None,
+    end_step: Step = None,
+    downsample_to: Annotated[Downsample, Query(alias="downsample")] = None,
+) -> Response:
+    """Window records of one (group, W) series, full resolution unless `downsample` is given."""
+    check_range(start_step, end_step)
+    members = reader.metrics_json(run_id, group, window, start_step, end_step)
+    if not members:
+        existing_run(store, run_id)
+    thinned = downsample(members, downsample_to) if downsample_to else members
+    head = {"run_id": run_id, "group": group, "window": window}
+    flag = b"true" if len(thinned) < len(members) else b"false"
+    body = json.dumps(head).encode()[:-1] + b', "records": [' + b",".join(thinned)
+    return _json(body + b'], "downsampled": ' + flag + b"}")
+
+
+@router.get("/metrics/latest", response_model=WindowRecord)
+def latest_metrics(
+    run_id: RunId, store: StoreDep, reader: ReaderDep, group: Group = "all", window: Window = 10
+) -> Response:
+    """The series' most recent window record."""
+    raw = reader.latest_json(run_id, group, window)
+    if raw is None:
+        raise no_series(store, run_id, group, window)
+    return _json(raw)
+
+
+@router.get("/spectrum")
+def latest_spectrum(
+    run_id: RunId, store: StoreDep, reader: ReaderDep, group: Group = "all", window: Window = 10
+) -> Spectrum:
+    """The singular values and edge of the series' latest window."""
+    record = reader.latest(run_id, group, window)
+    if record is None:
+        raise no_series(store, run_id, group, window)
+    return Spectrum.model_validate(record.model_dump(include=set(Spectrum.model_fields)))
+
+
+@router.get("/scalars")
+def run_scalars(
+    run_id: RunId,
+    store: StoreDep,
+    reader: ReaderDep,
+    start_step: Step = None,
+    end_step: Step = None,
+) -> ScalarHistory:
+    """Logged scalars (val_loss, val_acc, ...) in step order, optionally in a step range."""
+    check_range(start_step, end_step)
+    existing_run(store, run_id)
+    points = [
+        ScalarPoint(step=p["step"], values=_numbers(p.get("values", {})))
+        for p in reader.scalars(run_id, start_step, end_step)
+    ]
+    return ScalarHistory(run_id=run_id, points=points)
+
+
+def _numbers(values: dict[str, object]) -> dict[str, float]:
+    numeric = {k: v for k, v in values.items() if not isinstance(v, bool)}
+    return {k: float(v) for k, v in numeric.items() if isinstance(v, int | float)}

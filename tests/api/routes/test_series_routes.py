@@ -1,0 +1,74 @@
+"""Series, metric history with downsampling, latest record, latest spectrum, logged scalars."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from analyzer import keys
+from analyzer.records import WindowRecord
+from analyzer.store import Store
+
+Written = Callable[..., WindowRecord]
+
+
+def _fill(store: Store, record: Written, run_id: str, n: int) -> list[WindowRecord]:
+    written = [record(run_id, index) for index in range(1, n + 1)]
+    for rec in written:
+        assert store.record_window(rec)
+    assert store.record_window(record(run_id, 3, window=20, group="attn"))
+    return written
+
+
+def test_series_latest_and_spectrum(
+    http: httpx.Client, run_id: str, store: Store, start_run: Callable[..., None], record: Written
+) -> None:
+    start_run(run_id, now=1.0)
+    written = _fill(store, record, run_id, 12)
+    series = http.get(f"/api/v1/runs/{run_id}/series").json()["series"]
+    assert series == [
+        {"group": "all", "window": 10, "latest_step": 120},
+        {"group": "attn", "window": 20, "latest_step": 30},
+    ]
+    latest = http.get(f"/api/v1/runs/{run_id}/metrics/latest").json()
+    assert WindowRecord.model_validate(latest) == written[-1]
+    spectrum = http.get(f"/api/v1/runs/{run_id}/spectrum", params={"group": "attn", "window": 20})
+    assert spectrum.json()["sigma"] == [3.0, 1.0, 0.5]
+    assert spectrum.json()["step"] == 30
+    missing = http.get(f"/api/v1/runs/{run_id}/spectrum", params={"group": "mlp"})
+    assert missing.status_code == 404
+
+
+def test_history_is_full_unless_downsampled(
+    http: httpx.Client, run_id: str, store: Store, start_run: Callable[..., None], record: Written
+) -> None:
+    start_run(run_id, now=1.0)
+    _fill(store, record, run_id, 25)
+    full = http.get(f"/api/v1/runs/{run_id}/metrics").json()
+    assert len(full["records"]) == 25 and not full["downsampled"]
+    thin = http.get(f"/api/v1/runs/{run_id}/metrics", params={"downsample": 5}).json()
+    assert [r["step"] for r in thin["records"]] == [10, 70, 130, 190, 250]
+    assert thin["downsampled"]
+    ranged = http.get(
+        f"/api/v1/runs/{run_id}/metrics",
+        params={"start_step": 100, "end_step": 140, "downsample": 100},
+    ).json()
+    assert [r["step"] for r in ranged["records"]] == [100, 110, 120, 130, 140]
+    assert not ranged["downsampled"]
+
+
+def test_scalars(
+    http: httpx.Client, run_id: str, start_run: Callable[..., None], client: Any
+) -> None:
+    start_run(run_id, now=1.0)
+    for step in (10, 20, 30):
+        values = {"val_loss": 1.0 / step, "val_acc": step / 100, "note": "x", "flag": True}
+        client.zadd(keys.scalars(run_id), {json.dumps({"step": step, "values": values}): step})
+    points = http.get(f"/api/v1/runs/{run_id}/scalars", params={"start_step": 15}).json()["points"]
+    assert points == [
+        {"step": 20, "values": {"val_loss": 0.05, "val_acc": 0.2}},
+        {"step": 30, "values": {"val_loss": 1.0 / 30, "val_acc": 0.3}},
+    ]
