@@ -16,6 +16,8 @@ number of remembered tops, each `<IQ` (length, count when remembered) and length
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 
 import numpy as np
@@ -27,6 +29,7 @@ _VERSION = 1
 _HEADER = struct.Struct("<4sBIIIQI")
 _TOPS = struct.Struct("<H")
 _TOP = struct.Struct("<IQ")
+_PAIRED_RING = 64  # rings up to this size keep a (ring, ring, ring) index table (2 MiB at most)
 
 
 class RollingGram:
@@ -38,6 +41,7 @@ class RollingGram:
         self.window, self.dim, self.recompute_every = window, dim, recompute_every
         self._rows = np.zeros((window + 1, dim))
         self._gram = np.zeros((window + 1, window + 1))
+        self._order, self._pairs = _layout(window + 1)
         self._count = 0
         self._since = 0
         self._tops: dict[int, tuple[int, np.ndarray]] = {}
@@ -61,8 +65,8 @@ class RollingGram:
         with np.errstate(over="ignore", invalid="ignore"):
             row = self._rows @ u
             row[slot] = u @ u
-            trace = np.trace(self._gram) - self._gram[slot, slot] + row[slot]
-            ok = np.isfinite(row).all() and np.isfinite(trace * (self.window + 1))
+            trace = float(self._gram.trace() - self._gram[slot, slot] + row[slot])
+            ok = np.isfinite(row).all() and math.isfinite(trace * (self.window + 1))
         if not ok:
             raise NonFiniteError("update holds NaN or Inf, or its inner products overflow")
         self._rows[slot] = u
@@ -82,8 +86,10 @@ class RollingGram:
 
     def gram(self, length: int | None = None) -> np.ndarray:
         """Gram (m x m) of the last m = min(count, length or window) updates, oldest first."""
-        slots = self._slots(min(self._count, self._length(length)))
-        return self._gram[np.ix_(slots, slots)]
+        m = min(self._count, self._length(length))
+        if m == 0:
+            return np.zeros((0, 0))
+        return self._entries(slice(-m, None), slice(-m, None))
 
     def updates(self, length: int | None = None) -> np.ndarray:
         """The last m = min(count, length or window) updates (m x dim), oldest first."""
@@ -94,8 +100,7 @@ class RollingGram:
         w = self._length(length)
         if self._count < w + 1:
             return None
-        slots = self._slots(w + 1)
-        return self._gram[np.ix_(slots[:-1], slots[1:])]
+        return self._entries(slice(-w - 1, -1), slice(-w, None))
 
     def remember(self, top: np.ndarray) -> None:
         """Keep the current window's `top` (w,), keyed by its length w."""
@@ -127,8 +132,16 @@ class RollingGram:
         except (struct.error, ValueError, SpectrumError) as exc:
             raise StateError(f"unreadable rolling-gram state: {exc}") from None
 
+    def _entries(self, rows: slice, cols: slice) -> np.ndarray:
+        """Gram entries at positions rows x cols of the ring slots ordered oldest first."""
+        last = (self._count - 1) % (self.window + 1)
+        if self._pairs is not None:
+            return self._gram.take(self._pairs[last, rows, cols])
+        order = self._order[last]
+        return self._gram.take(order[rows, None] * (self.window + 1) + order[cols])
+
     def _slots(self, m: int) -> np.ndarray:
-        return np.arange(self._count - m, self._count) % (self.window + 1)
+        return self._order[(self._count - 1) % (self.window + 1), self.window + 1 - m :]
 
     def _length(self, length: int | None) -> int:
         if length is None:
@@ -136,6 +149,18 @@ class RollingGram:
         if not 2 <= length <= self.window:
             raise SpectrumError(f"window length must be in 2..{self.window}, got {length}")
         return length
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(ring: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per newest slot s: the ring slots oldest first (ring x ring), shared by every instance;
+    for small rings also the flat indices of their Gram entries (ring^3, so `gram` is one take)."""
+    order = (np.arange(ring) + np.arange(1, ring + 1)[:, None]) % ring
+    pairs = order[:, :, None] * ring + order[:, None, :] if ring <= _PAIRED_RING else None
+    for table in (order, pairs):
+        if table is not None:
+            table.setflags(write=False)
+    return order, pairs
 
 
 def _le(array: np.ndarray) -> bytes:

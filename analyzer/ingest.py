@@ -189,6 +189,8 @@ def _refusal(message: Message) -> str | None:
         )
         if not numbers:
             return "bad_field"
+    if not message.body:
+        return None
     try:
         json.dumps(message.body, allow_nan=False)
     except ValueError:

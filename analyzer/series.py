@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from types import SimpleNamespace
 from typing import NamedTuple, cast
 
 import orjson
@@ -30,6 +29,23 @@ from analyzer.windows import Evaluated
 Key = tuple[str, str]
 _CAS_ATTEMPTS = 16
 _MAX_HELD_BYTES = 64 << 20  # snapshots held locally; beyond that the cache starts afresh
+
+
+class _KStar(NamedTuple):
+    argmax: int
+    weighted: int
+    floor: int
+
+
+class _View(NamedTuple):
+    """The attributes of a `WindowRecord` the detector banks read, without building one."""
+
+    window: int
+    index: int
+    step: int
+    edge_ratio: float
+    g23: float
+    k_star: _KStar
 
 
 class _Plan(NamedTuple):
@@ -136,8 +152,9 @@ class SeriesBank:
             records.setdefault(due.length, []).append((due.step, orjson.dumps(doc)))
             bank = banks.get(due.length) or self._detectors(series, due.length)
             banks[due.length] = bank
-            view = SimpleNamespace(**{**doc, "k_star": SimpleNamespace(**fields["k_star"])})
-            record = cast(WindowRecord, view)  # the banks read attributes only; 15x cheaper
+            view = _View(due.length, due.end, due.step, fields["edge_ratio"], fields["g23"],
+                         _KStar(**fields["k_star"]))  # fmt: skip
+            record = cast(WindowRecord, view)  # the banks read these attributes only
             for event in bank.update(record):
                 alerts.append(alert_json(run_id, group, due.length, event, now))
                 plan.events.append(event.type)

@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter
 from types import TracebackType
 
 import redis
@@ -171,14 +172,16 @@ class AnalyzerService:
             except WireError as exc:
                 self._reject(exc.reason, exc)
         acks: dict[bytes, list[int]] = {}
+        tally: Counter[tuple[str, str]] = Counter()
         outcomes = self._apply(messages)
         for sender, message, outcome in zip(senders, messages, outcomes, strict=True):
             if outcome in (APPLIED, DUPLICATE, LATE):
-                kind = str(message.kind)
-                self.counters.inc("duplicate" if outcome == DUPLICATE else "applied", kind)
+                tally["duplicate" if outcome == DUPLICATE else "applied", message.kind] += 1
                 acks.setdefault(sender, []).append(message.seq)
             elif outcome:
                 self._reject(outcome, RejectedError(outcome, message.run))
+        for (name, kind), count in tally.items():
+            self.counters.inc(name, str(kind), amount=count)
         return acks
 
     def _apply(self, messages: list[wire.Message]) -> list[str]:

@@ -26,6 +26,8 @@ from analyzer.errors import StateError
 from analyzer.gram import RollingGram
 
 _CANCEL = 1e-6  # drift check of spectrum.batch_metrics' refinement (sum of updates cancels)
+_COLUMNS = ("sigma", "ratios", "edge_ratio", "gap", "g23", "energy", "k95", "drift_speed")
+_FIELDS = (*_COLUMNS, "k_star", "direction_stability", "flags")  # a record's metric fields
 
 
 class Due(NamedTuple):
@@ -100,27 +102,21 @@ class Series:
             return []
         if snapshot.x.size != last.x.size:
             raise StateError(f"snapshot {index} has d={snapshot.x.size}, the series {last.x.size}")
-        if self.rolling is None:
-            self.rolling = RollingGram(max(self.lengths) + 1, last.x.size)
+        rolling = self.rolling
+        if rolling is None:
+            rolling = self.rolling = RollingGram(max(self.lengths) + 1, last.x.size)
         update = snapshot.x - last.x
-        self.rolling.push(update)
+        rolling.push(update)
         history.append(update)
-        flags = snapshot.flags | last.flags | ({GAP} if gap else set())
-        self.marks = [*self.marks, sorted(flags)][-max(self.lengths) :]
-        rolling, block = self.rolling, self.rolling.gram()
+        flags = snapshot.flags | last.flags
+        self.marks.append(sorted(flags | {GAP}) if gap else sorted(flags))
+        del self.marks[: -max(self.lengths)]
+        block, stop, count = rolling.gram(), len(history), rolling.count
+        step, marks = snapshot.step, self.marks
         return [
-            Due(
-                w,
-                index,
-                snapshot.step,
-                block,
-                history,
-                len(history),
-                rolling.previous_top(w),
-                _union(self.marks[-w:]),
-            )
+            Due(w, index, step, block, history, stop, rolling.previous_top(w), _union(marks[-w:]))
             for w in self.lengths
-            if rolling.count >= w
+            if count >= w
         ]
 
     def remember(self, dues: list[Due], tops: list[np.ndarray | None]) -> None:
@@ -178,23 +174,35 @@ def evaluate(groups: list[list[Due]], rule: str) -> list[list[Evaluated]]:
     for (width, _), items in shapes.items():
         dues = [due for _, _, due in items]
         batch = _metrics(dues, rule)
-        previous = np.full((len(items), width), np.nan)
-        for i, (g, _, due) in enumerate(items):
-            chained = i > 0 and items[i - 1][0] == g
-            if chained or due.previous is not None:
-                previous[i] = batch.top[i - 1] if chained else due.previous
+        previous = _previous(items, batch.top)
         none = np.zeros((width, width))
         cross = np.stack([none if (c := d.cross) is None else c for d in dues])
         stable = _stability(previous, cross, batch.top)
-        for i, fields in enumerate(_fields(batch, stable)):
-            top = None if np.isnan(batch.top[i]).any() else batch.top[i].copy()
-            results[items[i][0]][items[i][1]] = Evaluated(fields, top)
+        live = (~np.isnan(batch.top).any(axis=1)).tolist()
+        tops = list(batch.top)
+        fields = _fields(batch, stable, [d.flags for d in dues])
+        for (g, j, _), row, top, ok in zip(items, fields, tops, live, strict=True):
+            results[g][j] = Evaluated(row, top if ok else None)
     return [[r for r in group if r is not None] for group in results]
+
+
+def _previous(items: list[tuple[int, int, Due]], top: np.ndarray) -> np.ndarray:
+    """Each row's previous `top`: the row before it of the same series, else `due.previous`."""
+    owner = [g for g, _, _ in items]
+    first = [i for i, g in enumerate(owner) if i == 0 or owner[i - 1] != g]
+    chained = np.ones(len(items), dtype=bool)
+    chained[first] = False
+    previous = np.full(top.shape, np.nan)
+    previous[1:][chained[1:]] = top[:-1][chained[1:]]
+    for i in first:
+        if (before := items[i][2].previous) is not None:
+            previous[i] = before
+    return previous
 
 
 def _metrics(dues: list[Due], rule: str) -> spectrum.SpectrumBatch:
     grams = np.stack([d.gram for d in dues])
-    batch = spectrum.batch_metrics(grams, rule, flags=[d.flags for d in dues])
+    batch = spectrum.batch_metrics(grams, rule)
     lam = batch.sigma**2
     total = np.abs(grams).sum(axis=(1, 2))
     steep = (lam[:, 0] > 0.0) & (lam[:, -1] < spectrum.REFINE * lam[:, 0])
@@ -202,9 +210,8 @@ def _metrics(dues: list[Due], rule: str) -> spectrum.SpectrumBatch:
     rows = np.flatnonzero(steep | cancel)
     if rows.size:
         exact = spectrum.batch_metrics(
-            grams[rows], rule, updates=np.stack([dues[i].updates() for i in rows]),
-            flags=[dues[i].flags for i in rows],
-        )  # fmt: skip
+            grams[rows], rule, updates=np.stack([dues[i].updates() for i in rows])
+        )
         for name in ("sigma", "ratios", "edge_ratio", "gap", "g23", "energy", "k95",
                      "drift_speed", "top"):  # fmt: skip
             getattr(batch, name)[rows] = getattr(exact, name)
@@ -213,23 +220,17 @@ def _metrics(dues: list[Due], rule: str) -> spectrum.SpectrumBatch:
     return batch
 
 
-def _fields(batch: spectrum.SpectrumBatch, stable: np.ndarray) -> list[dict[str, Any]]:
+def _fields(
+    batch: spectrum.SpectrumBatch, stable: np.ndarray, flags: list[tuple[str, ...]]
+) -> list[dict[str, Any]]:
     """Record fields per row from the struct of arrays (one `tolist` per array)."""
-    columns = {
-        name: getattr(batch, name).tolist()
-        for name in ("sigma", "ratios", "edge_ratio", "gap", "g23", "energy", "k95", "drift_speed")
-    }
-    k_star = {rule: k.tolist() for rule, k in batch.k_star.items()}
-    stability = [None if np.isnan(s) else s for s in stable.tolist()]
-    return [
-        {
-            **{name: column[i] for name, column in columns.items()},
-            "k_star": {rule: k[i] for rule, k in k_star.items()},
-            "direction_stability": stability[i],
-            "flags": batch.flags[i],
-        }
-        for i in range(len(stability))
-    ]
+    columns = [getattr(batch, name).tolist() for name in _COLUMNS]
+    rules = list(batch.k_star)
+    ks = zip(*(batch.k_star[r].tolist() for r in rules), strict=True)
+    k_star = [dict(zip(rules, k, strict=True)) for k in ks]
+    stability = [None if s != s else s for s in stable.tolist()]
+    rows = zip(*columns, k_star, stability, [list(f) for f in flags], strict=True)
+    return [dict(zip(_FIELDS, row, strict=True)) for row in rows]
 
 
 def _stability(previous: np.ndarray, cross: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -241,4 +242,6 @@ def _stability(previous: np.ndarray, cross: np.ndarray, top: np.ndarray) -> np.n
 
 
 def _union(marks: list[list[str]]) -> tuple[str, ...]:
+    if not any(marks):
+        return ()
     return tuple(sorted({flag for mark in marks for flag in mark}))

@@ -36,6 +36,9 @@ class Kind(StrEnum):
     FINISH = "finish"
 
 
+_KINDS = {str(kind): kind for kind in Kind}  # a dict lookup costs a tenth of Kind(value)
+
+
 @dataclass(frozen=True)
 class Message:
     """One producer message.
@@ -176,8 +179,8 @@ def _header(frame: bytes) -> dict[str, Any]:
     if header.get("v") != PROTOCOL_VERSION:
         raise WireError("bad_version", f"version {header.get('v')!r}")
     try:
-        header["kind"] = Kind(header.get("kind"))
-    except ValueError:
+        header["kind"] = _KINDS[header.get("kind")]
+    except (KeyError, TypeError):
         raise WireError("bad_kind", f"kind {header.get('kind')!r}") from None
     return header
 

@@ -66,6 +66,20 @@ def test_filling_cross_and_sub_windows() -> None:
         rg.gram(w + 1)
 
 
+@pytest.mark.parametrize("w", [5, 70])  # with and without the shared index table
+def test_ring_order_after_wrapping(w: int) -> None:
+    updates = np.random.default_rng(6).normal(size=(3 * w + 2, 3))
+    rg = RollingGram(w, 3)
+    for n, u in enumerate(updates, start=1):
+        rg.push(u)
+        held = updates[max(0, n - w) : n]
+        np.testing.assert_array_equal(rg.updates(), held)
+        np.testing.assert_allclose(rg.gram(), held @ held.T, rtol=1e-12, atol=1e-12)
+        if n > w:
+            before = updates[n - w - 1 : n - 1]
+            np.testing.assert_allclose(rg.cross(), before @ held.T, rtol=1e-12, atol=1e-12)
+
+
 def test_bad_updates_change_nothing() -> None:
     rg = _pushed(RollingGram(3, 4), np.random.default_rng(3).normal(size=(5, 4)))
     before = rg.to_bytes()
