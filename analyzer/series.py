@@ -88,7 +88,7 @@ class SeriesBank:
 
     def advance(self, keys: Iterable[Key], now: float, limits: Limits, skip: bool = False) -> int:
         """Advance series as far as their snapshots go (`skip`: over one hole); advances made."""
-        todo = dict.fromkeys(keys, (False, skip))
+        todo = dict.fromkeys(sorted(keys), (False, skip))  # a fixed order: alerts stream in it
         made = 0
         for _ in range(_CAS_ATTEMPTS):
             plans = [plan for key, how in todo.items() if (plan := self._plan(key, *how))]
