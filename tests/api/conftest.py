@@ -34,22 +34,11 @@ from api.auth import Scope, TokenStore
 from api.config import ApiSettings
 from api.webhooks.stream import GROUP
 from producer.wire import Kind, Message
+from tests.support import polling
 from tests.support.receiver import Receiver
 from tests.support.webhooks import make_alert
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll `check` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 class ServerThread:
@@ -67,7 +56,7 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        _eventually(lambda: self.server.started or not self.thread.is_alive())
+        polling.eventually(lambda: self.server.started or not self.thread.is_alive())
         assert self.server.started, "uvicorn did not start"
         return self
 
@@ -181,7 +170,7 @@ def store(client: redis.Redis) -> Store:
 @pytest.fixture
 def eventually() -> Callable[..., Any]:
     """`eventually(check, timeout=10)`: poll until `check()` is truthy and return its value."""
-    return _eventually
+    return polling.eventually
 
 
 @pytest.fixture

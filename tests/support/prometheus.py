@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from tests.support.polling import eventually
 
 BINARY = shutil.which("prometheus")
 
@@ -49,7 +49,7 @@ def prometheus(config: str, workdir: Path) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(url, process), timeout=30)
+        eventually(lambda: _ready(url, process), timeout=30, interval=0.1)
         yield url
     finally:
         process.terminate()
@@ -68,15 +68,3 @@ def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
         return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def wait_for(check: Any, timeout: float) -> Any:
-    """Poll `check()` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)

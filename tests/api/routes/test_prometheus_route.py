@@ -8,7 +8,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.prometheus import BINARY, prometheus, scrape_config, wait_for
+from tests.support.polling import eventually
+from tests.support.prometheus import BINARY, prometheus, scrape_config
 
 
 def test_exposition(http: httpx.Client, read_token: str) -> None:
@@ -40,7 +41,7 @@ def test_real_prometheus_scrapes_without_errors(
             active = targets["activeTargets"]
             return active[0] if active and active[0]["health"] == "up" else None
 
-        target_doc = wait_for(healthy, timeout=30)
+        target_doc = eventually(healthy, timeout=30, interval=0.1)
         assert target_doc["lastError"] == ""
         assert target_doc["scrapeUrl"] == f"{api_url}/metrics"
 
@@ -51,4 +52,4 @@ def test_real_prometheus_scrapes_without_errors(
             ).json()["data"]["result"]
             return result
 
-        assert len(wait_for(stored, timeout=30)) == 4
+        assert len(eventually(stored, timeout=30, interval=0.1)) == 4
