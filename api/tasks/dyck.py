@@ -24,7 +24,7 @@ def prefixes(length: int) -> torch.Tensor:
     return bits[(depth >= 0).all(dim=1)]
 
 
-def dyck_depth(length: int = 16, n_train: int = 50, n_test: int = 500, seed: int = 0) -> Task:
+def dyck_depth(length: int = 16, n_train: int = 50, n_test: int = 128, seed: int = 0) -> Task:
     """The Dyck-1 depth task over prefixes of `length` brackets."""
     seqs = prefixes(length)
     if n_train >= seqs.shape[0]:

@@ -18,9 +18,11 @@ class Block(nn.Module):
             nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """The block's output at every position, or (last_only) at the last one alone."""
         h = self.ln1(x)
-        x = x + self.attn(h, h, h, need_weights=False)[0]
+        query, x = (h[:, -1:], x[:, -1:]) if last_only else (h, x)
+        x = x + self.attn(query, h, h, need_weights=False)[0]
         return x + self.mlp(self.ln2(x))
 
 
@@ -34,11 +36,16 @@ class Transformer(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, d_model)
         self.position = nn.Parameter(torch.randn(context, d_model) * 0.02)
-        self.blocks = nn.Sequential(*(Block(d_model, heads) for _ in range(layers)))
+        self.blocks = nn.ModuleList(Block(d_model, heads) for _ in range(layers))
         self.ln = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, outputs)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits (n x outputs) for token rows (n x T), T <= context."""
+        """Logits (n x outputs) for token rows (n x T), T <= context.
+
+        Only the last position is classified, so the last block computes that position alone.
+        """
         x = self.embed(tokens) + self.position[: tokens.shape[1]]
-        return self.head(self.ln(self.blocks(x))[:, -1])
+        for i, block in enumerate(self.blocks):
+            x = block(x, last_only=i == len(self.blocks) - 1)
+        return self.head(self.ln(x)[:, -1])

@@ -69,7 +69,7 @@ def encode(command: str, actions: list[str]) -> tuple[list[list[int]], list[int]
     return rows, [ACTIONS.index(a) for a in actions] + [ACTIONS.index("END")]
 
 
-def scan_actions(n_train: int = 400, n_test: int = 400, seed: int = 0) -> Task:
+def scan_actions(n_train: int = 400, n_test: int = 160, seed: int = 0) -> Task:
     """The SCAN-style task: `n_train` training commands, `n_test` disjoint test commands."""
     pool = commands()
     order = permutation(len(pool), seed)[: n_train + n_test].tolist()
