@@ -3,7 +3,8 @@
 Messages stay until acknowledged. When full (`max_messages`, or `max_bytes` of frames), the oldest
 (lowest seq) is dropped and counted, so a gap is explicit and memory stays bounded however long
 the analyzer is away. `due(now, resend_after)` hands back the messages last sent at least
-`resend_after` ago and re-arms them; `now` must never decrease.
+`resend_after` ago and re-arms them; `delays(seqs, now)` the acknowledgement delays of messages sent
+only once (what the resend timer samples); `now` must never decrease.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Buffer:
         self._frames: dict[int, list[bytes]] = {}
         self._sent_at: dict[int, float] = {}
         self._schedule: deque[tuple[float, int]] = deque()
+        self._resent: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -53,6 +55,11 @@ class Buffer:
         if seq in self._frames:
             self._arm(seq, now)
 
+    def delays(self, seqs: list[int], now: float) -> list[float]:
+        """Seconds since the send of each held, never resent message of `seqs`."""
+        once = [seq for seq in seqs if seq in self._frames and seq not in self._resent]
+        return [now - self._sent_at[seq] for seq in once]
+
     def ack(self, seqs: list[int]) -> int:
         """Release acknowledged messages; returns how many were held (duplicates count once)."""
         released = 0
@@ -72,6 +79,7 @@ class Buffer:
         ready.sort()
         for seq, _ in ready:
             self._arm(seq, now)
+            self._resent.add(seq)
         return ready
 
     def _arm(self, seq: int, now: float) -> None:
@@ -81,3 +89,4 @@ class Buffer:
     def _forget(self, seq: int) -> None:
         self.bytes -= sum(len(frame) for frame in self._frames.pop(seq))
         del self._sent_at[seq]
+        self._resent.discard(seq)

@@ -2,8 +2,9 @@
 
 The training thread only enqueues (and pokes a `Wakeup` pipe). A daemon thread owns a DEALER
 socket, sleeping in a poll on it and the pipe until there is work: it numbers messages per
-(run, rank), keeps them in a `Buffer` until acknowledged, resends the overdue, reads acks and sends
-heartbeats. Closing sends FINISH and waits for the acks, up to `close_timeout`, but gives up after
+(run, rank), keeps them in a `Buffer` until acknowledged, resends the overdue (timed by a
+`ResendTimer`, which backs off while the analyzer is slow or away), reads acks and sends heartbeats.
+Closing sends FINISH and waits for the acks, up to `close_timeout`, but gives up after
 `CLOSE_QUIET` seconds without any acknowledgement (an absent analyzer costs ~1 s at exit).
 A failure inside the thread is logged once and turns the sender into a no-op: nothing here raises
 into the caller.
@@ -27,6 +28,7 @@ import zmq
 from producer.buffer import Buffer
 from producer.config import ProducerConfig
 from producer.connection import connect_dealer
+from producer.resend import ResendTimer
 from producer.wakeup import Wakeup
 from producer.wire import Kind, Message, decode_ack, encode
 
@@ -63,7 +65,8 @@ class Sender:
 
     def __init__(self, config: ProducerConfig, run: str, *, rank: int = 0, world: int = 1) -> None:
         self.config, self.run, self.rank, self.world = config, run, rank, world
-        self.heartbeat, self.resend_after = config.heartbeat, config.resend_after
+        self.heartbeat = config.heartbeat
+        self.timer = ResendTimer(config.resend_after)
         self.linger_ms = config.linger_ms
         self.sent = self.acked = self.resent = self.invalid = 0
         self.failed = False
@@ -159,12 +162,16 @@ class Sender:
         self._drain_inbox(socket, now)
         self._flush(socket, now)
         self._read_acks(socket)
-        for seq, frames in self._buffer.due(now, self.resend_after):
+        resent = 0
+        for seq, frames in self._buffer.due(now, self.timer.timeout):
             if seq in self._unsent:
                 continue
             if not self._transmit(socket, frames):
                 break
-            self.resent += 1
+            resent += 1
+        if resent:
+            self.resent += resent
+            self.timer.expired()
         if self._deadline is None and now - self._last_beat >= self.heartbeat:
             self._last_beat = now
             beat = Message(Kind.HEARTBEAT, self.run, 0, self.rank, self.world)
@@ -227,8 +234,11 @@ class Sender:
             except zmq.Again:
                 return
             try:
-                self.acked += self._buffer.ack(decode_ack(frames))
-                self._last_progress = time.monotonic()
+                seqs, now = decode_ack(frames), time.monotonic()
+                for delay in self._buffer.delays(seqs, now):
+                    self.timer.sample(delay)
+                self.acked += self._buffer.ack(seqs)
+                self._last_progress = now
             except Exception as exc:
                 self._warn_once("ack", f"spectral-edge ignored a bad acknowledgement: {exc}")
 

@@ -61,3 +61,15 @@ def test_mark_sent_restarts_the_resend_timer() -> None:
     assert buffer.due(now=6.0, resend_after=2.0) == []
     assert buffer.due(now=7.0, resend_after=2.0) == [(0, frames(0))]
     assert buffer.frames(0) == frames(0) and buffer.frames(7) is None
+
+
+def test_delays_are_sampled_from_messages_sent_once() -> None:
+    buffer = Buffer(10)
+    buffer.add(0, frames(0), now=0.0)
+    buffer.add(1, frames(1), now=1.0)
+    buffer.add(2, frames(2), now=2.5)
+    assert buffer.due(now=2.5, resend_after=2.0) == [(0, frames(0))]
+    assert buffer.delays([0, 1, 2, 7], now=3.0) == [2.0, 0.5]
+    buffer.ack([0])
+    buffer.add(0, frames(0), now=3.0)
+    assert buffer.delays([0], now=3.5) == [0.5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,26 @@ def test_unacked_messages_are_resent(
     assert sorted(set(received)) == [0, 1, 2, 3]
     assert all(received.count(seq) >= 2 for seq in range(4))
     assert sender.resent >= 4 and sender.acked == 4 and sender.pending == 0
+
+
+def test_resends_back_off_while_nothing_is_acknowledged(
+    make_router: Callable[..., Any], fast_config: Callable[..., ProducerConfig]
+) -> None:
+    """Unanswered for 2.5 s at a 0.05 s floor: the gaps between redeliveries grow."""
+    router = make_router(ack=False)
+    sender = Sender(fast_config(endpoint=router.endpoint, resend_after=0.05), "run-backoff")
+    sender.start()
+    sender.send(Kind.SCALARS, body={"values": {"loss": 1.0}})
+    arrivals: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < 2.5:
+        if len(router.received()) > len(arrivals):
+            arrivals.append(time.monotonic())
+        time.sleep(0.005)
+    sender.close(timeout=0.1)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert 3 <= len(arrivals) <= 6, gaps  # one resend per 0.25 s tick without the backoff: ~10
+    assert gaps[-1] >= 2 * gaps[0] and sender.timer.backoff >= 8, gaps
 
 
 def test_messages_sent_before_the_analyzer_starts_are_delivered(
