@@ -4,8 +4,10 @@ N producer processes (pre-encoded random walks, real DEALER sockets, a window of
 messages) feed 1 or 2 analyzer processes; a sketch counts when its acknowledgement arrived, which
 the analyzer sends only after the batch's Redis writes returned (private redis-server, AOF
 everysec). Printed side by side from the same run: the compute-only limit (decode + series
-advance + batched spectra of the same messages in one process, no I/O) and redis-benchmark's
-pipelined (-P 16) SET/GET rate on the same server. Medians over --repeats.
+advance + batched spectra of the same messages in one process, no I/O), the eigen-solver floor
+(numpy's batched `eigvalsh` alone on as many Grams of each W, the sketches/s nothing in Python
+can beat with this solver) and redis-benchmark's pipelined (-P 16) SET/GET rate on the same
+server. Medians over --repeats.
 
 Run: python benchmarks/analyzer/throughput.py
 """
@@ -18,6 +20,7 @@ import statistics
 import time
 from typing import Any
 
+import numpy as np
 import redis
 
 from analyzer import assembly, windows
@@ -47,6 +50,20 @@ def compute_only(streams: list[list[list[bytes]]], lengths: tuple[int, ...], bat
         groups = [series[k].advance(snaps)[1] for k, snaps in pending.items()]
         windows.evaluate(groups, "weighted")
     return len(frames) / (time.perf_counter() - start)
+
+
+def eigen_floor(lengths: tuple[int, ...], d: int) -> float:
+    """Sketches/s if each sketch cost only one batched eigvalsh per window length."""
+    rng = np.random.default_rng(0)
+    seconds = 0.0
+    for w in lengths:
+        n = max(512, 8_000_000 // (w * d))
+        u = rng.normal(size=(n, w, d))
+        grams = u @ u.transpose(0, 2, 1)
+        start = time.perf_counter()
+        np.linalg.eigvalsh(grams)
+        seconds += (time.perf_counter() - start) / n
+    return 1.0 / seconds
 
 
 def end_to_end(
@@ -86,7 +103,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"{args.producers} producers x {args.sketches} sketches, medians of {args.repeats}")
-    print("d     W         analyzers  sketches/s  compute-only/s  ratio  redis-benchmark-P16 ops/s")
+    print("d     W         analyzers  sketches/s  compute-only/s  ratio  eigvalsh-floor/s  "
+          "redis-benchmark-P16 ops/s")  # fmt: skip
     for d in args.dims:
         server = PrivateRedis()
         try:
@@ -97,12 +115,16 @@ def main() -> None:
                 limit = statistics.median(
                     compute_only(streams, tuple(lengths), 1024) for _ in range(args.repeats)
                 )
+                floor = statistics.median(
+                    eigen_floor(tuple(lengths), d) for _ in range(args.repeats)
+                )
                 for count in args.analyzers:
                     rate = statistics.median(
                         end_to_end(server.url, streams, count, lengths) for _ in range(args.repeats)
                     )
                     print(f"{d:<5} {spec:<9} {count:<10} {rate:>10,.0f}  {limit:>14,.0f}  "
-                          f"{rate / limit:>5.2f}  {pipelined:>14,.0f}", flush=True)  # fmt: skip
+                          f"{rate / limit:>5.2f}  {floor:>16,.0f}  {pipelined:>14,.0f}",
+                          flush=True)  # fmt: skip
         finally:
             server.close()
 
