@@ -40,7 +40,8 @@ def markdown(results: dict[str, Any]) -> str:
         first = next(iter(table.values()), {})
         lines += [
             f"### {family} (grokking runs: {first.get('grokking_runs', 0)}, did not grok: "
-            f"{first.get('did_not_grok', 0)}, controls: {first.get('control_runs', 0)})",
+            f"{first.get('did_not_grok', 0)}, controls: {first.get('control_runs', 0)}, of which "
+            f"reached test accuracy 0.90 anyway: {first.get('controls_generalized', 0)})",
             "",
             HEADER.format(tune=tune),
         ]

@@ -66,6 +66,7 @@ class Tally:
     controls: int = 0
     false_alarms: int = 0
     not_grokked: int = 0
+    controls_generalized: int = 0
     by_condition: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, raw: Raw, alarm: int | None) -> None:
@@ -74,6 +75,7 @@ class Tally:
         condition = raw["spec"]["condition"]
         if condition != "wd1":
             self.controls += 1
+            self.controls_generalized += grok is not None
             self.false_alarms += alarm is not None
             counts = self.by_condition.setdefault(condition, [0, 0])
             counts[0] += alarm is not None
@@ -116,6 +118,7 @@ class Tally:
             "false_alarm_rate": self.false_alarm_rate,
             "false_alarms_by_condition": {k: tuple(v) for k, v in self.by_condition.items()},
             "did_not_grok": self.not_grokked,
+            "controls_generalized": self.controls_generalized,
         }
 
 
