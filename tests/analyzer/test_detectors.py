@@ -159,4 +159,4 @@ def test_series_bank_runs_grokking_rules_on_its_windows_only() -> None:
     warnings = [e for e in _events(SeriesDetectors(default), records) if e.type == EARLY_WARNING]
     assert warnings == []
     events = _events(SeriesDetectors(default), SERIES)
-    assert [e.detector for e in events if e.type == EARLY_WARNING] == ["edge_and_g23"]
+    assert [e.detector for e in events if e.type == EARLY_WARNING] == ["edge_ratio"]
