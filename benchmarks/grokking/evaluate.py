@@ -113,6 +113,15 @@ def _run_line(raw: dict[str, Any]) -> dict[str, Any]:
             "pipeline_early_warnings": warnings}  # fmt: skip
 
 
+def _collect_wall(args: argparse.Namespace, wall: float) -> float:
+    """Wall seconds of the command that trained the runs (kept from results.json on --rescore)."""
+    saved = args.out / "results.json"
+    if not args.rescore or not saved.exists():
+        return wall
+    previous = json.loads(saved.read_text(encoding="utf-8"))
+    return float(previous.get("collect_wall_seconds", previous.get("wall_seconds", 0.0)))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Train (unless --rescore), evaluate, write results.json and results.md."""
     args = parse(argv)
@@ -127,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(specs) - len(runs)} runs failed", flush=True)
     results = evaluate(runs, args)
     results["wall_seconds"] = time.monotonic() - started
+    results["collect_wall_seconds"] = _collect_wall(args, results["wall_seconds"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     (args.out / "results.md").write_text(markdown(results), encoding="utf-8")

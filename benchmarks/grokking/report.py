@@ -62,6 +62,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"\nReplaying the analyzer's default detectors over the stored records reproduces the "
         f"early warnings it emitted on {results['pipeline_agrees']}/{len(results['runs'])} runs. "
         f"Training time summed over the runs {sum(r['seconds'] for r in results['runs']):.0f} s; "
-        f"this command's wall time {results.get('wall_seconds', 0):.0f} s."
+        f"wall time of the command that trained them "
+        f"{results.get('collect_wall_seconds', results.get('wall_seconds', 0)):.0f} s."
     )
     return "\n".join(lines) + "\n"
