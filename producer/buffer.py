@@ -83,6 +83,8 @@ class Buffer:
         return ready
 
     def _arm(self, seq: int, now: float) -> None:
+        if self._sent_at.get(seq) == now:
+            return  # already armed at this instant: a second entry would resend it twice
         self._sent_at[seq] = now
         self._schedule.append((now, seq))
 

@@ -73,3 +73,11 @@ def test_delays_are_sampled_from_messages_sent_once() -> None:
     buffer.ack([0])
     buffer.add(0, frames(0), now=3.0)
     assert buffer.delays([0], now=3.5) == [0.5]
+
+
+def test_a_message_armed_twice_at_one_instant_is_due_once() -> None:
+    buffer = Buffer(10)
+    buffer.add(0, frames(0), now=1.0)
+    buffer.mark_sent(0, now=1.0)
+    assert buffer.due(now=2.0, resend_after=0.5) == [(0, frames(0))]
+    assert buffer.due(now=2.5, resend_after=0.5) == [(0, frames(0))]
