@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Iterator
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -39,9 +42,29 @@ def redis_or_embedded(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    with EmbeddedRedis() as embedded:
+    with EmbeddedRedis() as embedded, exit_on_sigterm():
         typer.echo(f"embedded redis  {embedded.url}")
         yield embedded.url
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises SystemExit, so `with` blocks (an embedded Redis) unwind.
+
+    Python's default SIGTERM ends the process at once and would leave the redis-server running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)
 
 
 @app.command()
