@@ -1,10 +1,10 @@
 """Phases and lag coupling of stored series, computed by the analyzer's pure spectral core.
 
-Phases: `analyzer.phases.reference_phases` (the retrospective rule) over a series' edge ratios,
-mapped from window positions to steps; or, with `source=events`, the phase events the live
-detector raised. Coupling: for each W, `analyzer.coupling` (cubic-detrended lagged correlation of
-R with a logged loss) and `analyzer.granger` (does R help predict the loss), then the lag flip
-across W.
+Phases: `analyzer.core.phases.reference_phases` (the retrospective rule) over a series' edge
+ratios, mapped from window positions to steps; or, with `source=events`, the phase events the
+live detector raised. Coupling: for each W, `analyzer.core.coupling` (cubic-detrended lagged
+correlation of R with a logged loss) and `analyzer.core.granger` (does R help predict the loss),
+then the lag flip across W.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from analyzer.coupling import align, coupling, lag_flip
+from analyzer.core.coupling import align, coupling, lag_flip
+from analyzer.core.granger import granger
+from analyzer.core.phases import reference_phases
 from analyzer.errors import SpectrumError
-from analyzer.granger import granger
-from analyzer.phases import reference_phases
 from analyzer.records import Alert, WindowRecord
 from api.schemas import CouplingWindow, LagFlipView, Phase
 

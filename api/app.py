@@ -1,8 +1,8 @@
 """The app factory: routes, auth, metrics, the dashboard, and a lifespan that owns every connection.
 
-Nothing connects at import time. The lifespan opens a sync Redis client for the analyzer's `Store`,
-the api's `Reader` and the token store (used by plain `def` routes, which run in the threadpool), an
-async Redis client for live streams, webhook subscriptions and the dispatcher, and one
+Nothing connects at import time. The lifespan opens a sync Redis client for the `Reader` of the
+analyzer's state and for the token store (used by plain `def` routes, which run in the threadpool),
+an async Redis client for live streams, webhook subscriptions and the dispatcher, and one
 `httpx.AsyncClient` for deliveries; it starts the dispatcher after them and stops it before closing
 them. Every route but `/healthz` needs a token (see `api.auth`); the OpenAPI document and the
 static dashboard shell carry no data and are public. No Swagger page: it would load from a CDN.
@@ -22,11 +22,10 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from analyzer.store import Store
+from analyzer.service.reader import Reader
 from api.auth import TokenStore
 from api.config import ApiSettings
 from api.errors import install_handlers
-from api.reader import Reader
 from api.routes import alerts, analysis, health, live, prometheus, runs, series, tokens, webhooks
 from api.telemetry import RequestMetrics, Telemetry
 from api.webhooks.dispatcher import Dispatcher
@@ -47,7 +46,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         subscriptions = Subscriptions(async_client, time.time)
         dispatcher = Dispatcher(async_client, subscriptions, http, settings)
         app.state.settings = settings
-        app.state.store = Store(sync_client)
         app.state.reader = Reader(sync_client)
         app.state.tokens = TokenStore(sync_client)
         app.state.async_redis = async_client

@@ -1,7 +1,7 @@
 """Bearer tokens with `read` and `admin` scopes, stored hashed in Redis, and the scope checks.
 
 A token is `se_` + 32 random bytes (base64url). Redis keeps only its SHA-256 (a high-entropy secret
-needs no slow hash) in the HASH `se:api:tokens`, field = hex digest, value = the token's public
+needs no slow hash) in the HASH `keys.API_TOKENS`, field = hex digest, value = the token's public
 record as JSON. `admin` includes `read`. A server started open (loopback only, see `ApiSettings`)
 treats every request as admin.
 """
@@ -19,10 +19,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import BaseModel, Field
 
-from analyzer import keys
+from analyzer.service import keys
 from api.errors import ApiError
 
-TOKENS = f"{keys.PREFIX}:api:tokens"
 TOKEN_PREFIX = "se_"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -53,30 +52,30 @@ class TokenStore:
         """A new token and its record; the token is shown only here."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = Token(id=f"tok_{secrets.token_hex(8)}", scope=scope, name=name, created_at=now)
-        self.client.hset(TOKENS, _digest(secret), token.model_dump_json())
+        self.client.hset(keys.API_TOKENS, _digest(secret), token.model_dump_json())
         return secret, token
 
     def records(self) -> list[Token]:
         """Every token's record, oldest first."""
-        tokens = [Token.model_validate_json(v) for v in self.client.hvals(TOKENS)]
+        tokens = [Token.model_validate_json(v) for v in self.client.hvals(keys.API_TOKENS)]
         return sorted(tokens, key=lambda t: (t.created_at, t.id))
 
     def revoke(self, token_id: str) -> bool:
         """Delete the token with this id; False when there is none."""
-        for digest, raw in self.client.hscan_iter(TOKENS):
+        for digest, raw in self.client.hscan_iter(keys.API_TOKENS):
             if Token.model_validate_json(raw).id == token_id:
-                return bool(self.client.hdel(TOKENS, digest))
+                return bool(self.client.hdel(keys.API_TOKENS, digest))
         return False
 
     def resolve(self, secret: str) -> Token | None:
         """The record of a presented token, or None when it is unknown or revoked."""
-        raw = self.client.hget(TOKENS, _digest(secret))
+        raw = self.client.hget(keys.API_TOKENS, _digest(secret))
         return None if raw is None else Token.model_validate_json(raw)
 
 
 async def resolve(client: aioredis.Redis, secret: str) -> Token | None:
     """`TokenStore.resolve` over an async client (the request path)."""
-    raw = await client.hget(TOKENS, _digest(secret))
+    raw = await client.hget(keys.API_TOKENS, _digest(secret))
     return None if raw is None else Token.model_validate_json(raw)
 
 

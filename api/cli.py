@@ -13,9 +13,9 @@ from typing import Annotated, NoReturn
 import typer
 import uvicorn
 
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis
-from analyzer.service import AnalyzerService
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.server import AnalyzerService
 from api.app import create_app
 from api.config import ApiSettings
 from api.token_commands import app as token_app

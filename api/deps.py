@@ -11,29 +11,23 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
-from analyzer.store import Store
+from analyzer.service.reader import Reader
 from api.auth import TokenStore
 from api.config import ApiSettings
-from api.reader import Reader
 from api.webhooks.subscriptions import Subscriptions
 
 
-async def get_store(request: Request) -> Store:
-    """The analyzer store (sync Redis; use it from plain `def` routes)."""
-    store: Store = request.app.state.store
-    return store
+async def get_reader(request: Request) -> Reader:
+    """Typed reads of the analyzer's state (sync Redis; use it from plain `def` routes)."""
+    reader: Reader = request.app.state.reader
+    return reader
 
 
 async def get_redis(request: Request) -> redis.Redis:
-    """The store's sync Redis client."""
-    store: Store = request.app.state.store
-    return store.client
-
-
-async def get_reader(request: Request) -> Reader:
-    """The api's own reads of analyzer state (sync Redis)."""
+    """The reader's sync Redis client."""
     reader: Reader = request.app.state.reader
-    return reader
+    client: redis.Redis = reader.client
+    return client
 
 
 async def get_async_redis(request: Request) -> aioredis.Redis:
@@ -60,7 +54,6 @@ async def get_subscriptions(request: Request) -> Subscriptions:
     return subscriptions
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 AsyncRedisDep = Annotated[aioredis.Redis, Depends(get_async_redis)]

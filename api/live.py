@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
-from analyzer import keys
-from api.reader import parse_alert
+from analyzer.service import keys
+from analyzer.service.reader import parse_alert
 
 _RESCAN = 5.0
 
@@ -76,11 +76,10 @@ class RunEvents:
         return events
 
     async def _discover(self) -> None:
-        prefix = keys.metrics(self.run_id, "", 0)[: -len(":0")]
-        pattern = prefix.replace("[", "\\[").replace("*", "\\*").replace("?", "\\?") + "*"
-        async for raw in self.client.scan_iter(match=pattern, count=1000):
+        match = keys.metrics_match(self.run_id)
+        async for raw in self.client.scan_iter(match=match, count=1000):
             key = raw.decode()
-            if key not in self.series_steps:
+            if key not in self.series_steps and keys.metrics_series(self.run_id, key):
                 self.series_steps[key] = await self._start(key)
         self.rescanned = time.monotonic()
 

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import producer
-from analyzer.config import AnalyzerSettings
-from analyzer.service import AnalyzerService
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.server import AnalyzerService
 from api.app import create_app
 from api.config import ApiSettings
 from api.demo.receiver import Receiver

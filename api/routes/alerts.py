@@ -12,14 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from analyzer import keys
 from analyzer.records import Alert, RunState
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.reader import Reader
 from api import pagination
 from api.auth import READ
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep
 from api.errors import FilterError
-from api.reader import Reader
 from api.routes.runs import RunId, existing_run
 from api.schemas import AlertEntry, AlertList, AlertState
 
@@ -47,7 +46,6 @@ def rule_matches(rule: str | None, alert_type: str) -> bool:
 
 def collect(
     reader: Reader,
-    store: Store,
     stream: str,
     wanted: tuple[str | None, AlertState | None],
     page_token: str | None,
@@ -65,7 +63,7 @@ def collect(
         for entry_id, alert in chunk:
             last = entry_id
             if alert is not None and rule_matches(rule, alert.type):
-                current = states.get(alert.run_id) or _state_of(store, alert)
+                current = states.get(alert.run_id) or _state_of(reader, alert)
                 states[alert.run_id] = current
                 if state is None or current is state:
                     found.append(AlertEntry(**alert.model_dump(), entry_id=entry_id, state=current))
@@ -83,34 +81,32 @@ def collect(
 @router.get("/alerts")
 def list_alerts(
     reader: ReaderDep,
-    store: StoreDep,
     rule: Rule = None,
     state: StateQuery = None,
     page_token: PageToken = None,
     max_results: MaxResults = 100,
 ) -> AlertList:
     """Alerts of every run, newest first; filter by `rule` and `state`."""
-    return collect(reader, store, keys.ALERTS, (rule, state), page_token, max_results)
+    return collect(reader, keys.ALERTS, (rule, state), page_token, max_results)
 
 
 @router.get("/runs/{run_id}/alerts")
 def run_alerts(
     run_id: RunId,
     reader: ReaderDep,
-    store: StoreDep,
     rule: Rule = None,
     state: StateQuery = None,
     page_token: PageToken = None,
     max_results: MaxResults = 100,
 ) -> AlertList:
     """One run's alerts, newest first; filter by `rule` and `state`."""
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     stream = keys.run_alerts(run_id)
-    return collect(reader, store, stream, (rule, state), page_token, max_results)
+    return collect(reader, stream, (rule, state), page_token, max_results)
 
 
-def _state_of(store: Store, alert: Alert) -> AlertState:
-    info = store.get_run(alert.run_id)
+def _state_of(reader: Reader, alert: Alert) -> AlertState:
+    info = reader.get_run(alert.run_id)
     running = info is not None and info.state is RunState.RUNNING
     return AlertState.FIRING if running else AlertState.RESOLVED
 

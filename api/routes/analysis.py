@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api import analysis
 from api.auth import READ
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep
 from api.routes.runs import RunId, existing_run
 from api.routes.series import Group, Window
 from api.schemas import CouplingReport, PhaseList
@@ -19,18 +19,17 @@ router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["analysis"], dependenci
 @router.get("/phases")
 def run_phases(
     run_id: RunId,
-    store: StoreDep,
     reader: ReaderDep,
     group: Group = "all",
     window: Window = 10,
     source: Annotated[Literal["reference", "events"], Query()] = "reference",
 ) -> PhaseList:
     """Rise, plateau and collapse of a series: the retrospective rule, or the live events."""
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     if source == "reference":
-        phases = analysis.reference(store.metrics(run_id, group, window))
+        phases = analysis.reference(reader.metrics(run_id, group, window))
     else:
-        mine = [a for a in store.run_alerts(run_id) if (a.group, a.window) == (group, window)]
+        mine = [a for a in reader.run_alerts(run_id) if (a.group, a.window) == (group, window)]
         latest = reader.latest(run_id, group, window)
         phases = analysis.from_events(mine, latest.step if latest else None)
     return PhaseList(run_id=run_id, group=group, window=window, source=source, phases=phases)
@@ -39,7 +38,6 @@ def run_phases(
 @router.get("/coupling")
 def run_coupling(
     run_id: RunId,
-    store: StoreDep,
     reader: ReaderDep,
     group: Group = "all",
     scalar: Annotated[str, Query(min_length=1, max_length=64)] = "val_loss",
@@ -47,7 +45,7 @@ def run_coupling(
     max_order: Annotated[int, Query(ge=1, le=10)] = 2,
 ) -> CouplingReport:
     """Lagged correlation and Granger test of R with a logged scalar for every W of a group."""
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     loss = [
         (int(p["step"]), float(v))
         for p in reader.scalars(run_id)
@@ -55,7 +53,7 @@ def run_coupling(
     ]
     windows = [w for g, w in reader.series(run_id) if g == group]
     results = [
-        analysis.couple(store.metrics(run_id, group, w), loss, max_lag, max_order) for w in windows
+        analysis.couple(reader.metrics(run_id, group, w), loss, max_lag, max_order) for w in windows
     ]
     return CouplingReport(
         run_id=run_id, group=group, scalar=scalar, windows=results, lag_flip=analysis.flip(results)

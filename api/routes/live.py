@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sse_starlette import EventSourceResponse
 
-from analyzer import keys
+from analyzer.service import keys
 from api.auth import READ
 from api.deps import AsyncRedisDep, SettingsDep
 from api.errors import not_found

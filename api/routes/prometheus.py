@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.auth import READ
-from api.deps import StoreDep
+from api.deps import ReaderDep
 from api.telemetry import Telemetry
 
 router = APIRouter(tags=["health"], dependencies=[READ])
@@ -17,8 +17,8 @@ router = APIRouter(tags=["health"], dependencies=[READ])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
-def prometheus_metrics(request: Request, store: StoreDep) -> Response:
+def prometheus_metrics(request: Request, reader: ReaderDep) -> Response:
     """Prometheus text exposition: request counts and latencies, runs by state, live streams."""
     telemetry: Telemetry = request.app.state.telemetry
-    telemetry.observe_runs(store.list_runs())
+    telemetry.observe_runs(reader.list_runs())
     return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)

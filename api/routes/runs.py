@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from analyzer.records import RunInfo
-from analyzer.store import Store
+from analyzer.service.reader import Reader
 from api import filters, pagination
 from api.auth import READ
-from api.deps import StoreDep
+from api.deps import ReaderDep
 from api.errors import not_found
 from api.schemas import RunList, RunStateView
 
@@ -29,9 +29,9 @@ PageToken = Annotated[str | None, Query(max_length=4096, description="from `next
 MaxResults = Annotated[int, Query(ge=1, le=1000)]
 
 
-def existing_run(store: Store, run_id: str) -> RunInfo:
+def existing_run(reader: Reader, run_id: str) -> RunInfo:
     """The run's registry entry, or a 404."""
-    info = store.get_run(run_id)
+    info = reader.get_run(run_id)
     if info is None:
         raise not_found(f"run {run_id!r}")
     return info
@@ -39,7 +39,7 @@ def existing_run(store: Store, run_id: str) -> RunInfo:
 
 @router.get("")
 def list_runs(
-    store: StoreDep,
+    reader: ReaderDep,
     filter: FilterText = "",
     order_by: OrderBy = pagination.DEFAULT_ORDER,
     page_token: PageToken = None,
@@ -49,21 +49,21 @@ def list_runs(
     conditions = filters.parse(filter)
     order = pagination.parse_order(order_by)
     query = pagination.fingerprint(filter, order_by)
-    runs = [run for run in store.list_runs() if filters.matches(run, conditions)]
+    runs = [run for run in reader.list_runs() if filters.matches(run, conditions)]
     chunk, token = pagination.page(runs, order, query, page_token, max_results)
     return RunList(runs=chunk, next_page_token=token)
 
 
 @router.get("/{run_id}")
-def get_run(run_id: RunId, store: StoreDep) -> RunInfo:
+def get_run(run_id: RunId, reader: ReaderDep) -> RunInfo:
     """One run's registry entry: state, project, configuration, timestamps."""
-    return existing_run(store, run_id)
+    return existing_run(reader, run_id)
 
 
 @router.get("/{run_id}/state")
-def get_state(run_id: RunId, store: StoreDep) -> RunStateView:
+def get_state(run_id: RunId, reader: ReaderDep) -> RunStateView:
     """The run's lifecycle state: running, finished, failed or crashed."""
-    info = existing_run(store, run_id)
+    info = existing_run(reader, run_id)
     return RunStateView(
         run_id=run_id, state=info.state, updated_at=info.updated_at, finished_at=info.finished_at
     )

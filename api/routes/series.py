@@ -8,9 +8,9 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query, Response
 
 from analyzer.records import WindowRecord
-from analyzer.store import Store
+from analyzer.service.reader import Reader
 from api.auth import READ
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep
 from api.errors import ApiError, not_found
 from api.routes.runs import RunId, existing_run
 from api.schemas import MetricHistory, ScalarHistory, ScalarPoint, Series, SeriesList, Spectrum
@@ -32,9 +32,9 @@ def check_range(start_step: int | None, end_step: int | None) -> None:
         raise ApiError(400, "INVALID_PARAMETER_VALUE", "start_step must be <= end_step")
 
 
-def no_series(store: Store, run_id: str, group: str, window: int) -> ApiError:
+def no_series(reader: Reader, run_id: str, group: str, window: int) -> ApiError:
     """The 404 of a missing series (a missing run raises its own 404 here)."""
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     return not_found(f"metrics of run {run_id!r}, group {group!r}, W={window}")
 
 
@@ -52,9 +52,9 @@ def _json(body: bytes) -> Response:
 
 
 @router.get("/series")
-def list_series(run_id: RunId, store: StoreDep, reader: ReaderDep) -> SeriesList:
+def list_series(run_id: RunId, reader: ReaderDep) -> SeriesList:
     """The run's (group, W) metric series with their latest step."""
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     found = []
     for group, window in reader.series(run_id):
         latest = reader.latest(run_id, group, window)
@@ -65,7 +65,6 @@ def list_series(run_id: RunId, store: StoreDep, reader: ReaderDep) -> SeriesList
 @router.get("/metrics", response_model=MetricHistory)
 def run_metrics(
     run_id: RunId,
-    store: StoreDep,
     reader: ReaderDep,
     group: Group = "all",
     window: Window = 10,
@@ -77,7 +76,7 @@ def run_metrics(
     check_range(start_step, end_step)
     members = reader.metrics_json(run_id, group, window, start_step, end_step)
     if not members:
-        existing_run(store, run_id)
+        existing_run(reader, run_id)
     thinned = downsample(members, downsample_to) if downsample_to else members
     head = {"run_id": run_id, "group": group, "window": window}
     flag = b"true" if len(thinned) < len(members) else b"false"
@@ -87,37 +86,36 @@ def run_metrics(
 
 @router.get("/metrics/latest", response_model=WindowRecord)
 def latest_metrics(
-    run_id: RunId, store: StoreDep, reader: ReaderDep, group: Group = "all", window: Window = 10
+    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10
 ) -> Response:
     """The series' most recent window record."""
     raw = reader.latest_json(run_id, group, window)
     if raw is None:
-        raise no_series(store, run_id, group, window)
+        raise no_series(reader, run_id, group, window)
     return _json(raw)
 
 
 @router.get("/spectrum")
 def latest_spectrum(
-    run_id: RunId, store: StoreDep, reader: ReaderDep, group: Group = "all", window: Window = 10
+    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10
 ) -> Spectrum:
     """The singular values and edge of the series' latest window."""
     record = reader.latest(run_id, group, window)
     if record is None:
-        raise no_series(store, run_id, group, window)
+        raise no_series(reader, run_id, group, window)
     return Spectrum.model_validate(record.model_dump(include=set(Spectrum.model_fields)))
 
 
 @router.get("/scalars")
 def run_scalars(
     run_id: RunId,
-    store: StoreDep,
     reader: ReaderDep,
     start_step: Step = None,
     end_step: Step = None,
 ) -> ScalarHistory:
     """Logged scalars (val_loss, val_acc, ...) in step order, optionally in a step range."""
     check_range(start_step, end_step)
-    existing_run(store, run_id)
+    existing_run(reader, run_id)
     points = [
         ScalarPoint(step=p["step"], values=_numbers(p.get("values", {})))
         for p in reader.scalars(run_id, start_step, end_step)

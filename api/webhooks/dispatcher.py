@@ -22,13 +22,13 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import RedisError, WatchError
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from api.config import ApiSettings
 from api.webhooks.cooldown import Mark, admit, rule_of
 from api.webhooks.delivery import Courier
 from api.webhooks.stream import AlertStream, Entry
-from api.webhooks.subscriptions import DeliveryAttempt, Subscription, Subscriptions, cooldown_key
+from api.webhooks.subscriptions import DeliveryAttempt, Subscription, Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class Dispatcher:
         """The cooldown gate of (rule, run), checked and marked atomically."""
         if self.cooldown <= 0:
             return True
-        key = cooldown_key(alert.run_id, rule_of(alert))
+        key = keys.webhook_cooldown(alert.run_id, rule_of(alert))
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:

@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from analyzer import keys
+from analyzer.service import keys
 
 GROUP = "webhooks"
 

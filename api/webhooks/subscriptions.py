@@ -1,8 +1,8 @@
 """Webhook subscriptions, their delivery log and their sent messages in Redis.
 
-Subscriptions are JSON documents in the global HASH `keys.WEBHOOKS` (field: subscription id);
-each subscription's attempts are a capped LIST `keys.deliveries(id)`, newest first; the alert of
-each message sent is kept for redelivery in a STRING `message_key(id, msg_id)` that expires.
+Subscriptions are JSON documents in the global HASH `keys.WEBHOOKS` (field: subscription id); each
+subscription's attempts are a capped LIST `keys.deliveries(id)`, newest first; the alert of each
+message sent is kept for redelivery in a STRING `keys.webhook_message(id, msg_id)` that expires.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import WatchError
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from api.webhooks.cooldown import rule_of
 from api.webhooks.render import Format
 from api.webhooks.schedule import Outcome
@@ -25,21 +25,6 @@ from api.webhooks.schedule import Outcome
 log = logging.getLogger(__name__)
 
 WILDCARD = "*"
-
-
-def message_key(sub_id: str, msg_id: str) -> str:
-    """STRING: the alert a message carried, kept for redelivery until it expires."""
-    return f"{keys.PREFIX}:webhook:{sub_id}:msg:{msg_id}"
-
-
-def cooldown_key(run_id: str, rule: str) -> str:
-    """STRING: the cooldown mark of one (rule, run); it expires with the cooldown."""
-    return f"{keys.PREFIX}:{{{run_id}}}:webhook-cooldown:{rule}"
-
-
-def _glob_escape(text: str) -> str:
-    """`text` as a literal in a SCAN MATCH pattern."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 class Subscription(BaseModel):
@@ -130,7 +115,7 @@ class Subscriptions:
             removed, _ = await pipe.execute()
         if not removed:
             return False
-        pattern = message_key(_glob_escape(sub_id), "*")
+        pattern = keys.webhook_message(keys.glob_literal(sub_id), "*")
         kept = [k async for k in self.client.scan_iter(match=pattern, count=500)]
         if kept:
             await self.client.delete(*kept)
@@ -185,9 +170,9 @@ class Subscriptions:
     async def keep_message(self, sub_id: str, msg_id: str, alert: Alert, ttl: float) -> None:
         """Remember the alert a message carries, for `ttl` seconds."""
         raw = alert.model_dump_json()
-        await self.client.set(message_key(sub_id, msg_id), raw, px=int(ttl * 1000))
+        await self.client.set(keys.webhook_message(sub_id, msg_id), raw, px=int(ttl * 1000))
 
     async def message(self, sub_id: str, msg_id: str) -> Alert | None:
         """The alert a kept message carried, or None once it expired."""
-        raw = await self.client.get(message_key(sub_id, msg_id))
+        raw = await self.client.get(keys.webhook_message(sub_id, msg_id))
         return None if raw is None else Alert.model_validate_json(raw)

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import redis
 
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis, free_port
-from analyzer.ingest import Ingestor
-from analyzer.metrics import Counters
-from analyzer.store import Store
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis, free_port
+from analyzer.service.ingest import Ingestor
+from analyzer.service.prometheus import Counters
+from analyzer.service.store import Store
 from benchmarks.analyzer.harness import PrivateRedis
 from producer.config import ProducerConfig
 from producer.transport import Sender
@@ -91,7 +91,7 @@ def reference(runs: int, n: int, d: int) -> dict[int, list[list[bytes]]]:
         ingest = Ingestor(Store(client), AnalyzerSettings(windows=WINDOWS), Counters())
         for k in range(runs):
             run = f"chaos-{k}"
-            ingest.handle(Message(Kind.START, run, 0, body={"d": d}), 1.0)
+            ingest.handle_batch([Message(Kind.START, run, 0, body={"d": d})], 1.0)
             sketches = [Message(Kind.SKETCH, run, i + 1, step=10 * i, index=i, d=d, payload=x)
                         for i, x in enumerate(_walk(k, n, d))]  # fmt: skip
             for at in range(0, n, 512):

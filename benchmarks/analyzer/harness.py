@@ -19,9 +19,9 @@ import numpy as np
 import redis
 import zmq
 
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import free_port, redis_server_binary
-from analyzer.service import AnalyzerService
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import free_port, redis_server_binary
+from analyzer.service.server import AnalyzerService
 from producer import wire
 from producer.wire import Kind, Message
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import redis
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from benchmarks.analyzer.harness import Analyzers, PrivateRedis, send_window, walk
 
 WINDOWS = [10, 20, 30]

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import redis
 
-from analyzer import assembly, windows
+from analyzer.service import assembly
+from analyzer.service.series import Series, evaluate_windows
 from benchmarks.analyzer.harness import Analyzers, PrivateRedis, send_window, walk
 from producer import wire
 
@@ -37,7 +38,7 @@ def _producer(
 
 def compute_only(streams: list[list[list[bytes]]], lengths: tuple[int, ...], batch: int) -> float:
     """Sketches/s of decode + advance + evaluate of the streams, interleaved like the producers."""
-    series = {k: windows.Series(lengths) for k in range(len(streams))}
+    series = {k: Series(lengths) for k in range(len(streams))}
     frames = [
         (k, f) for i in range(1, len(streams[0])) for k, s in enumerate(streams) for f in [s[i]]
     ]
@@ -48,7 +49,7 @@ def compute_only(streams: list[list[list[bytes]]], lengths: tuple[int, ...], bat
             m = wire.decode(f)
             pending.setdefault(k, {})[m.index] = assembly.Snapshot(m.step, m.payload)  # type: ignore[arg-type]
         groups = [series[k].advance(snaps)[1] for k, snaps in pending.items()]
-        windows.evaluate(groups, "weighted")
+        evaluate_windows(groups, "weighted")
     return len(frames) / (time.perf_counter() - start)
 
 

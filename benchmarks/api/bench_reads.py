@@ -24,9 +24,13 @@ from collections import Counter
 import httpx
 import redis
 
-from analyzer.embedded import EmbeddedRedis
 from analyzer.records import KStar, WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.ingest import Ingestor
+from analyzer.service.prometheus import Counters
+from analyzer.service.store import Store
 from api.auth import Scope, TokenStore
 from producer.wire import Kind, Message
 
@@ -37,19 +41,18 @@ GOAL_P99_MS = 20.0
 def seed(url: str, records: int) -> str:
     """One run with `records` window records; returns a read token."""
     client = redis.Redis.from_url(url)
-    store = Store(client)
+    ingest = Ingestor(Store(client), AnalyzerSettings(), Counters())
     body = {"project": "bench", "every": 10, "d": 64, "groups": ["all"], "config": {}}
-    store.apply(Message(kind=Kind.START, run=RUN, seq=0, d=64, body=body), time.time())
+    ingest.handle_batch([Message(kind=Kind.START, run=RUN, seq=0, d=64, body=body)], time.time())
     for i in range(1, records + 1):
         sigma = [10.0 / (k + 1) + 0.001 * i for k in range(10)]
-        store.record_window(
-            WindowRecord(
-                run_id=RUN, group="all", window=10, index=i, step=10 * i, sigma=sigma,
-                ratios=[sigma[k] / sigma[k + 1] for k in range(9)],
-                k_star=KStar(argmax=1, weighted=1, floor=1), edge_ratio=2.0, gap=1.0, g23=1.5,
-                energy=[0.5] * 10, k95=5, drift_speed=0.01,
-            )
+        record = WindowRecord(
+            run_id=RUN, group="all", window=10, index=i, step=10 * i, sigma=sigma,
+            ratios=[sigma[k] / sigma[k + 1] for k in range(9)],
+            k_star=KStar(argmax=1, weighted=1, floor=1), edge_ratio=2.0, gap=1.0, g23=1.5,
+            energy=[0.5] * 10, k95=5, drift_speed=0.01,
         )  # fmt: skip
+        client.zadd(keys.metrics(RUN, "all", 10), {record.model_dump_json(): record.step})
     secret, _ = TokenStore(client).create(Scope.READ, "bench", time.time())
     client.close()
     return secret

@@ -22,8 +22,8 @@ import numpy as np
 import redis
 import uvicorn
 
-from analyzer import keys
-from analyzer.embedded import EmbeddedRedis
+from analyzer.service import keys
+from analyzer.service.embedded_redis import EmbeddedRedis
 from api.app import create_app
 from api.config import ApiSettings
 from tests.support.receiver import Receiver, free_port

@@ -21,11 +21,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis
-from analyzer.grokking import GrokkingConfig
+from analyzer.core.grokking import GrokkingConfig
 from analyzer.records import WindowRecord
-from analyzer.service import AnalyzerService
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.server import AnalyzerService
 from benchmarks.grokking.grid import RunSpec
 
 WINDOWS = (10, 20)

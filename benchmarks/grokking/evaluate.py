@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analyzer.grokking import GrokkingConfig
+from analyzer.core.grokking import GrokkingConfig
 from benchmarks.grokking.collect import WINDOWS, run_all
 from benchmarks.grokking.grid import FAMILIES, REPORT_SEEDS, TUNE_SEEDS, grid
 from benchmarks.grokking.report import markdown

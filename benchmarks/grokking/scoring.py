@@ -2,7 +2,7 @@
 
 A recorded run (`raw`, as `collect.py` saves it) holds the window records the analyzer wrote to
 Redis per W, the logged commutator defects and the evaluations. A detector candidate replays the
-same rule classes the analyzer runs (`analyzer.grokking`, `analyzer.detectors`) over them.
+same rule classes the analyzer runs (`analyzer.core.grokking`, `analyzer.core.detectors`) over them.
 Lead = grok step (first test accuracy >= 0.90) - alarm step; a hit is an alarm strictly before
 the grok step on a grokking run; a false alarm is any alarm on a control run.
 """
@@ -13,8 +13,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.detectors import EARLY_WARNING, CollapseDetector
-from analyzer.grokking import DefectAlarm, GrokkingConfig, KStarShift, RelativeDrop
+from analyzer.core.detectors import EARLY_WARNING, CollapseDetector
+from analyzer.core.grokking import DefectAlarm, GrokkingConfig, KStarShift, RelativeDrop
 from api.tasks.loop import Evaluation, confirmed_step, grok_step
 
 Raw = dict[str, Any]

@@ -13,8 +13,8 @@ import argparse
 
 import numpy as np
 
-from analyzer import spectrum
-from analyzer.gram import RollingGram
+from analyzer.core import spectrum
+from analyzer.core.gram import RollingGram
 
 
 def window(kind: str, rng: np.random.Generator) -> np.ndarray:

@@ -25,7 +25,7 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from analyzer import spectrum  # noqa: E402
-from analyzer.gram import RollingGram  # noqa: E402
+from analyzer.core.gram import RollingGram  # noqa: E402
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:

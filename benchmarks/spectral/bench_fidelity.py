@@ -4,7 +4,7 @@ Run: python benchmarks/spectral/bench_fidelity.py
 Windows of W = 10 updates of P = 4096 parameters with a planted spectrum: a clear edge (ratio 4
 at k = 2) or a weak one (1.5 at k = 2 against a runner-up of 1.18), random singular vectors.
 Each window is sketched to d dimensions by the producer's CountSketch and by a dense Gaussian
-matrix (the fidelity reference), then `analyzer.fidelity.compare` against the planted spectrum
+matrix (the fidelity reference), then `analyzer.core.fidelity.compare` against the planted spectrum
 (weighted rule), over --seeds seeds x --windows windows per (edge, d).
 """
 
@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from analyzer import fidelity
+from analyzer.core import fidelity
 from producer.sketch import CountSketch
 
 W, P = 10, 4096

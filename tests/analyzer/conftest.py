@@ -14,11 +14,11 @@ import pytest
 import redis
 import zmq
 
-from analyzer import keys
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis
-from analyzer.service import AnalyzerService
-from analyzer.store import Client, Store, connect
+from analyzer.service import keys
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.server import AnalyzerService
+from analyzer.service.store import Client, Store, connect
 from tests.support.cluster import RedisClusterFixture
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -25,10 +25,10 @@ import redis
 import uvicorn
 from fastapi import FastAPI
 
-from analyzer import keys
-from analyzer.embedded import EmbeddedRedis
 from analyzer.records import Alert, KStar, WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.store import Store
 from api.app import create_app
 from api.auth import Scope, TokenStore
 from api.config import ApiSettings
@@ -36,6 +36,7 @@ from api.webhooks.stream import GROUP
 from producer.wire import Kind, Message
 from tests.support import polling
 from tests.support.receiver import Receiver
+from tests.support.seeding import apply_message
 from tests.support.webhooks import make_alert
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -179,7 +180,7 @@ def start_run(store: Store) -> Callable[..., None]:
 
     def start(run_id: str, now: float, project: str = "api-test") -> None:
         body = {"project": project, "every": 10, "d": 8, "groups": ["all"], "config": {}}
-        store.apply(Message(kind=Kind.START, run=run_id, seq=0, d=8, body=body), now)
+        apply_message(store, Message(kind=Kind.START, run=run_id, seq=0, d=8, body=body), now)
 
     return start
 

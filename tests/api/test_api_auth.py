@@ -10,7 +10,8 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from api.auth import TOKENS, Scope, TokenStore
+from analyzer.service import keys
+from api.auth import Scope, TokenStore
 from api.cli import app as cli
 from api.config import ApiSettings, is_loopback
 from api.token_commands import bootstrap
@@ -33,7 +34,7 @@ def store() -> Iterator[TokenStore]:
 def test_only_the_hash_is_stored(store: TokenStore) -> None:
     secret, token = store.create(Scope.READ, "test-auth-hash", time.time())
     assert secret.startswith("se_") and len(secret) > 40
-    raw = store.client.hgetall(TOKENS)
+    raw = store.client.hgetall(keys.API_TOKENS)
     assert all(secret.encode() not in k + v for k, v in raw.items())
     assert hashlib.sha256(secret.encode()).hexdigest().encode() in raw
     assert store.resolve(secret) == token

@@ -73,4 +73,4 @@ def test_restart_redelivers_what_a_stop_interrupted(
 def test_create_app_connects_to_nothing_until_started() -> None:
     app = create_app(ApiSettings(redis_url="redis://127.0.0.1:1/0"))
     assert app.title == "spectral-edge"
-    assert not hasattr(app.state, "store")
+    assert not hasattr(app.state, "reader")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from analyzer.embedded import free_port
+from analyzer.service.embedded_redis import free_port
 from tests.support.polling import eventually
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from analyzer import keys
 from analyzer.records import Alert, WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.store import Store
+from tests.support.seeding import write_record
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -49,7 +50,7 @@ def _record(base: WindowRecord, i: int) -> WindowRecord:
 
 def _seed(store: Store, client: Any, record: Callable[..., WindowRecord], run_id: str) -> None:
     for i in range(1, 51):
-        assert store.record_window(_record(record(run_id, i), i))
+        assert write_record(store.client, _record(record(run_id, i), i))
         point = {"step": 10 * i, "values": {"val_loss": 2.0 / i, "val_acc": min(1.0, i / 40)}}
         client.zadd(keys.scalars(run_id), {json.dumps(point): 10 * i})
 
@@ -94,7 +95,7 @@ def test_dashboard_draws_and_updates_live(
             assert "edge.collapse" in page.inner_text("#alerts")
             assert page.locator(f"#runs tr[data-run='{run_id}']").count() == 1
             page.wait_for_selector("#live.on", timeout=10_000)
-            assert store.record_window(_record(record(run_id, 51), 51))
+            assert write_record(store.client, _record(record(run_id, 51), 51))
             page.wait_for_function(
                 "document.getElementById('chart-edge').dataset.points === '51'", timeout=15_000
             )

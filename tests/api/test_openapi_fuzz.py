@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from analyzer import keys
 from analyzer.records import WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.store import Store
 from api.config import ApiSettings
+from tests.support.seeding import write_record
 
 ST = Path(sys.executable).with_name("st")
 EXCLUDED = r"(/events|/test|/redeliver)$"
@@ -51,7 +52,7 @@ def test_no_server_error(
 ) -> None:
     start_run(run_id, now=1.0)
     for index in range(1, 41):
-        store.record_window(record(run_id, index))
+        write_record(store.client, record(run_id, index))
         point = {"step": 10 * index, "values": {"val_loss": 1.0 / index, "val_acc": index / 40}}
         client.zadd(keys.scalars(run_id), {json.dumps(point): 10 * index})
     config = tmp_path / "schemathesis.toml"

@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 import redis
 
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis, free_port
-from analyzer.ingest import Ingestor
-from analyzer.metrics import Counters
-from analyzer.service import AnalyzerService
-from analyzer.store import Store
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis, free_port
+from analyzer.service.ingest import Ingestor
+from analyzer.service.prometheus import Counters
+from analyzer.service.server import AnalyzerService
+from analyzer.service.store import Store
 from producer.config import ProducerConfig
 from producer.transport import Sender
 from producer.wire import Kind, Message
 from tests.support.cluster import AofRedis
+from tests.support.seeding import handle_message
 
 RUNS, N, D = 3, 240, 24
 WINDOWS = [3, 8]
@@ -39,7 +40,7 @@ def _reference(url: str, run: str, xs: np.ndarray) -> list[list[str]]:
     """The records of an in-order, fault-free delivery, as JSON without the run id."""
     client = redis.Redis.from_url(url)
     ingest = Ingestor(Store(client), AnalyzerSettings(windows=WINDOWS), Counters())
-    ingest.handle(Message(Kind.START, run, 0, body={"d": D}), 1.0)
+    handle_message(ingest, Message(Kind.START, run, 0, body={"d": D}), 1.0)
     sketches = [
         Message(Kind.SKETCH, run, i + 1, step=10 * i, index=i, d=D, payload=x)
         for i, x in enumerate(xs)

@@ -15,7 +15,7 @@ from types import TracebackType
 
 import httpx
 
-from analyzer.embedded import stop_process
+from analyzer.service.embedded_redis import stop_process
 from tests.support.receiver import free_port
 
 CONFIG = """\

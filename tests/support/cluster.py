@@ -17,7 +17,7 @@ from types import TracebackType
 
 import redis
 
-from analyzer.embedded import free_port, redis_server_binary, stop_process
+from analyzer.service.embedded_redis import free_port, redis_server_binary, stop_process
 
 _START_TIMEOUT = 20.0
 

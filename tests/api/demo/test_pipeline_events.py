@@ -14,9 +14,9 @@ import pytest
 import torch
 
 import producer
-from analyzer.config import AnalyzerSettings
-from analyzer.embedded import EmbeddedRedis
-from analyzer.service import AnalyzerService
+from analyzer.service.config import AnalyzerSettings
+from analyzer.service.embedded_redis import EmbeddedRedis
+from analyzer.service.server import AnalyzerService
 from api.demo.receiver import Receiver
 from api.demo.runner import serve_api
 from api.demo.timeline import Timeline

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
+from tests.support.seeding import write_record
 
 
 def _emit(
@@ -71,7 +72,7 @@ def test_phases_from_phase_events(
 ) -> None:
     start_run(run_id, now=1.0)
     for index in range(1, 31):
-        store.record_window(record(run_id, index))
+        write_record(store.client, record(run_id, index))
     base = alert("x")
     for kind, step in [("phase.rise", 20), ("phase.plateau", 100), ("phase.collapse", 250)]:
         _emit(client, publish, base, run_id, kind, step)

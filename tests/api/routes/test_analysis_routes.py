@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from analyzer import keys
 from analyzer.records import WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.store import Store
+from tests.support.seeding import write_record
 
 Written = Callable[..., WindowRecord]
 
@@ -19,7 +20,7 @@ Written = Callable[..., WindowRecord]
 def _series(store: Store, record: Written, run_id: str, window: int, ratios: Any) -> None:
     for index, ratio in enumerate(ratios, start=1):
         rec = record(run_id, index, window=window).model_copy(update={"edge_ratio": float(ratio)})
-        assert store.record_window(rec)
+        assert write_record(store.client, rec)
 
 
 def test_reference_phases(

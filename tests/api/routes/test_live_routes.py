@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from analyzer import keys
 from analyzer.records import Alert, WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.store import Store
+from tests.support.seeding import write_record
 
 
 def _events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
@@ -41,13 +42,13 @@ def test_new_records_alerts_and_state_arrive(
     alert: Callable[[str], Alert],
 ) -> None:
     start_run(run_id, now=1.0)
-    store.record_window(record(run_id, 1))
+    write_record(store.client, record(run_id, 1))
     with _stream(http, run_id) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = _events(response)
         assert next(events) == ("state", {"state": "running"})
-        store.record_window(record(run_id, 2))
+        write_record(store.client, record(run_id, 2))
         assert next(events)[1]["index"] == 2
         phase = alert("phase.plateau").model_copy(update={"run_id": run_id, "step": 30})
         client.xadd(keys.run_alerts(run_id), {"alert": phase.model_dump_json()})
@@ -71,7 +72,7 @@ def test_since_step_replays_and_unknown_run_is_404(
 ) -> None:
     start_run(run_id, now=1.0)
     for index in (1, 2, 3):
-        store.record_window(record(run_id, index, window=20, group="attn"))
+        write_record(store.client, record(run_id, index, window=20, group="attn"))
     with _stream(http, run_id, since_step=10) as response:
         events = _events(response)
         replay = [next(events) for _ in range(3)]

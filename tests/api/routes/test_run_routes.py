@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from analyzer.records import WindowRecord
-from analyzer.store import Store
+from analyzer.service.store import Store
+from tests.support.seeding import write_record
 
 
 def test_list_runs_newest_first(
@@ -60,8 +61,8 @@ def test_metrics_full_history_and_step_range(
     start_run(run_id, now=1.0)
     written = [record(run_id, index) for index in (10, 11, 12)]
     for rec in written:
-        assert store.record_window(rec)
-    store.record_window(record(run_id, 12, window=20))
+        assert write_record(store.client, rec)
+    write_record(store.client, record(run_id, 12, window=20))
 
     response = http.get(f"/api/v1/runs/{run_id}/metrics")
     assert response.status_code == 200

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from analyzer import keys
 from analyzer.records import WindowRecord
-from analyzer.store import Store
+from analyzer.service import keys
+from analyzer.service.store import Store
+from tests.support.seeding import write_record
 
 Written = Callable[..., WindowRecord]
 
@@ -18,8 +19,8 @@ Written = Callable[..., WindowRecord]
 def _fill(store: Store, record: Written, run_id: str, n: int) -> list[WindowRecord]:
     written = [record(run_id, index) for index in range(1, n + 1)]
     for rec in written:
-        assert store.record_window(rec)
-    assert store.record_window(record(run_id, 3, window=20, group="attn"))
+        assert write_record(store.client, rec)
+    assert write_record(store.client, record(run_id, 3, window=20, group="attn"))
     return written
 
 

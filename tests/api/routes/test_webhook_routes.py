@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from analyzer import keys
+from analyzer.service import keys
 from api.auth import Scope
 from api.webhooks.signing import new_secret
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from api.config import ApiSettings
 from tests.support.receiver import Receiver
 from tests.support.webhooks import webhook_settings

@@ -11,8 +11,8 @@ import httpx
 import redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from api.config import ApiSettings
 from api.webhooks.delivery import message_id
 from api.webhooks.stream import GROUP

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import redis
 
-from analyzer import keys
 from analyzer.records import Alert
+from analyzer.service import keys
 from api.config import ApiSettings
 from api.webhooks.stream import GROUP
 from tests.support.receiver import Receiver

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from analyzer import keys
+from analyzer.service import keys
 from api.app import create_app
 from api.config import ApiSettings
 from api.webhooks.stream import GROUP

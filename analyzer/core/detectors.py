@@ -1,0 +1,248 @@
+"""Detector banks the analyzer drives: one per series (run, group, W), one per run's scalars.
+
+`SeriesDetectors.update(record)` feeds a window record to the `edge.collapse` rule
+(`CollapseDetector`: the plateau is reached once the running peak of R is at least `plateau_min`
+and R stayed >= PLATEAU_FRACTION * peak for `plateau_windows` windows; then the first window with
+R < `collapse_threshold` fires) and to the enabled grokking early-warning rules of
+`analyzer.core.grokking`. Records come in index order; an index at or below `last_index` is
+ignored, so replays are harmless. `ScalarDetectors.update(step, values)` turns logged scalars into
+`grokking.generalized` (`test_acc` or `val_acc` reaching the grok threshold) and the `commutator`
+early warning (logged `commutator_defect`); per scalar name, a step at or below the last one seen
+is ignored. Every rule fires at most once. The live phase detector (`analyzer.core.phases`, tau =
+`collapse_threshold`, rise level = `plateau_min`, confirm = `plateau_windows`) adds `phase.rise`,
+`phase.plateau` and `phase.collapse`. States serialise to versioned JSON bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from analyzer.core.grokking import (
+    DefectAlarm,
+    Evidence,
+    GrokkingConfig,
+    SpectralRule,
+    Threshold,
+    restore_rule,
+)
+from analyzer.core.phases import PhaseDetector, PhaseEvent
+from analyzer.errors import StateError
+from analyzer.records import WindowRecord
+
+PLATEAU_FRACTION = 0.85
+COLLAPSE = "edge.collapse"
+EARLY_WARNING = "grokking.early_warning"
+GENERALIZED = "grokking.generalized"
+ACCURACY_NAMES = ("test_acc", "val_acc")
+DEFECT_NAME = "commutator_defect"
+_VERSION = 2
+
+
+@dataclass(frozen=True)
+class DetectorEvent:
+    """One event: alert `type`, where it fired, why (`message`, float `evidence`), by which rule."""
+
+    type: str
+    step: int
+    index: int
+    message: str
+    evidence: dict[str, float]
+    detector: str
+
+
+@dataclass
+class CollapseDetector:
+    """The `edge.collapse` rule with its running state."""
+
+    plateau_min: float = 1.5
+    plateau_windows: int = 3
+    collapse_threshold: float = 1.2
+    peak: float = 0.0
+    streak: int = 0
+    plateau: bool = False
+    fired: bool = False
+
+    def update(self, edge_ratio: float) -> Evidence | None:
+        """Feed the next window's edge ratio; the evidence on the one window that fires."""
+        if self.fired:
+            return None
+        self.peak = max(self.peak, edge_ratio)
+        on_plateau = self.peak >= self.plateau_min and edge_ratio >= PLATEAU_FRACTION * self.peak
+        self.streak = self.streak + 1 if on_plateau else 0
+        self.plateau = self.plateau or self.streak >= self.plateau_windows
+        if not (self.plateau and edge_ratio < self.collapse_threshold):
+            return None
+        self.fired = True
+        return {"edge_ratio": edge_ratio, "peak": self.peak, "threshold": self.collapse_threshold}
+
+
+@dataclass
+class SeriesDetectors:
+    """`edge.collapse`, the live phases and the spectral grokking early warnings of one series."""
+
+    config: GrokkingConfig = field(default_factory=GrokkingConfig)
+    collapse: CollapseDetector = field(default_factory=CollapseDetector)
+    phases: PhaseDetector = field(default_factory=PhaseDetector)
+    rules: dict[str, SpectralRule] = field(default_factory=dict)
+    last_index: int | None = None
+
+    def __post_init__(self) -> None:
+        self.rules = {**self.config.rules(), **self.rules}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SeriesDetectors:
+        """A fresh bank configured from `AnalyzerSettings` (see `GrokkingConfig.from_settings`)."""
+        s = settings
+        collapse = CollapseDetector(s.plateau_min, s.plateau_windows, s.collapse_threshold)
+        phases = PhaseDetector(
+            tau=s.collapse_threshold, rise_level=s.plateau_min, confirm=s.plateau_windows
+        )
+        return cls(GrokkingConfig.from_settings(settings), collapse, phases)
+
+    def update(self, record: WindowRecord) -> list[DetectorEvent]:
+        """Feed the next window record; the events it fires (none for an old index)."""
+        if self.last_index is not None and record.index <= self.last_index:
+            return []
+        self.last_index = record.index
+        events = []
+        hit = self.collapse.update(record.edge_ratio)
+        if hit is not None:
+            events.append(_event(record, COLLAPSE, "collapse", hit, _collapse_text(hit)))
+        phases = self.phases.update(record.index, record.step, record.edge_ratio)
+        events += [_phase_event(record.window, e) for e in phases]
+        k_star = getattr(record.k_star, self.config.k_star_rule)
+        values = {"edge_ratio": record.edge_ratio, "g23": record.g23, "k_star": k_star,
+                  "edge_and_g23": (record.edge_ratio, record.g23)}  # fmt: skip
+        watched = not self.config.windows or record.window in self.config.windows
+        for name, rule in self.rules.items() if watched else ():
+            hit = rule.update(values[name])
+            if hit is not None:
+                events.append(_event(record, EARLY_WARNING, name, hit, _warning_text(name, hit)))
+        return events
+
+    def to_bytes(self) -> bytes:
+        """Serialise configuration and state (compact JSON, stable key order)."""
+        return _dump({
+            "config": asdict(self.config),
+            "collapse": asdict(self.collapse),
+            "phases": asdict(self.phases),
+            "rules": {name: asdict(rule) for name, rule in self.rules.items()},
+            "last_index": self.last_index,
+        })  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SeriesDetectors:
+        """Restore a bank serialised by `to_bytes`; raises StateError when unreadable."""
+        state = _load(data, "series detectors")
+        try:
+            raw = state["config"]
+            config = GrokkingConfig(
+                **{**raw, "detectors": tuple(raw["detectors"]), "windows": tuple(raw["windows"])}
+            )
+            rules = {n: restore_rule(n, r) for n, r in state["rules"].items()}
+            collapse, phases = (
+                CollapseDetector(**state["collapse"]),
+                PhaseDetector(**state["phases"]),
+            )
+            return cls(config, collapse, phases, rules, state["last_index"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StateError(f"unreadable series-detector state: {exc}") from None
+
+
+@dataclass
+class ScalarDetectors:
+    """`grokking.generalized` and the `commutator` early warning from a run's logged scalars."""
+
+    generalized: Threshold = field(default_factory=Threshold)
+    defect: DefectAlarm = field(default_factory=DefectAlarm)
+    last_step: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ScalarDetectors:
+        """A fresh bank with the grok threshold and defect alarm of `settings`."""
+        config = GrokkingConfig.from_settings(settings)
+        alarm = DefectAlarm(config.defect_factor, config.defect_floor)
+        return cls(Threshold(config.grok_threshold), alarm)
+
+    def update(self, step: int, values: dict[str, float]) -> list[DetectorEvent]:
+        """Feed the scalars logged at `step`; the events they fire."""
+        fresh = {n: v for n, v in values.items() if step > self.last_step.get(n, -1)}
+        self.last_step.update(dict.fromkeys(fresh, step))
+        events = []
+        for name in ACCURACY_NAMES:
+            hit = self.generalized.update(fresh[name]) if name in fresh else None
+            if hit is not None:
+                text = f"{name} reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}"
+                events.append(DetectorEvent(GENERALIZED, step, step, text, hit, name))
+        hit = self.defect.update(fresh[DEFECT_NAME]) if DEFECT_NAME in fresh else None
+        if hit is not None:
+            text = (
+                f"grokking early warning (commutator): defect {hit['value']:.3g} is "
+                f"{hit['ratio']:.1f} x its early baseline {hit['baseline']:.3g} at step {step}"
+            )
+            events.append(DetectorEvent(EARLY_WARNING, step, step, text, hit, "commutator"))
+        return events
+
+    def to_bytes(self) -> bytes:
+        """Serialise thresholds and state (compact JSON, stable key order)."""
+        return _dump(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ScalarDetectors:
+        """Restore a bank serialised by `to_bytes`; raises StateError when unreadable."""
+        state = _load(data, "scalar detectors")
+        try:
+            generalized, defect = Threshold(**state["generalized"]), DefectAlarm(**state["defect"])
+            return cls(generalized, defect, {str(k): int(v) for k, v in state["last_step"].items()})
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StateError(f"unreadable scalar-detector state: {exc}") from None
+
+
+def _event(record: WindowRecord, kind: str, name: str, hit: Evidence, text: str) -> DetectorEvent:
+    where = f" (W={record.window}, step {record.step})"
+    return DetectorEvent(kind, record.step, record.index, text + where, hit, name)
+
+
+def _collapse_text(hit: Evidence) -> str:
+    return (
+        f"edge ratio fell to {hit['edge_ratio']:.3f} (< {hit['threshold']:g}) after a plateau "
+        f"at peak {hit['peak']:.3f}"
+    )
+
+
+def _warning_text(name: str, hit: Evidence) -> str:
+    if name == "edge_and_g23":
+        return (
+            f"grokking early warning (edge_and_g23): edge ratio level {hit['edge_value']:.3g} "
+            f"against its peak {hit['edge_baseline']:.3g}, g23 level {hit['g23_value']:.3g} "
+            f"against its peak {hit['g23_baseline']:.3g}"
+        )
+    return (
+        f"grokking early warning ({name}): level {hit['value']:.4g} against the run's "
+        f"baseline {hit['baseline']:.4g}"
+    )
+
+
+def _phase_event(window: int, event: PhaseEvent) -> DetectorEvent:
+    text = (
+        f"{event.phase} phase of the edge ratio starts: R {event.edge_ratio:.3f}, peak "
+        f"{event.peak:.3f} (W={window}, step {event.step})"
+    )
+    evidence = {"edge_ratio": event.edge_ratio, "peak": event.peak}
+    return DetectorEvent(f"phase.{event.phase}", event.step, event.index, text, evidence, "phases")
+
+
+def _dump(state: dict[str, Any]) -> bytes:
+    return json.dumps({"v": _VERSION, **state}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _load(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        state = json.loads(data)
+        if not isinstance(state, dict) or state.pop("v", None) != _VERSION:
+            raise ValueError("state version")
+    except ValueError as exc:
+        raise StateError(f"unreadable {what} state: {exc}") from None
+    return state

@@ -1,0 +1,243 @@
+"""The Lua scripts' calls and replies: KEYS and ARGV built from typed values, replies decoded.
+
+Layouts are documented at the top of each `analyzer/service/lua/*.lua` file; `Store.run`
+executes a list of `Call`s in one pipeline and returns the raw replies, which the decoders here
+turn into named results (no I/O).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import IntEnum, StrEnum
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from analyzer.service import assembly, keys
+from producer.wire import Kind, Message
+
+
+class Limits(NamedTuple):
+    """Deadlines and retention the apply and advance scripts enforce."""
+
+    assembly_at: float = float("inf")
+    gap_at: float = float("inf")
+    keep_records: int = 100_000
+    keep_alerts: int = 10_000
+    keep_scalars: int = 100_000
+
+
+class Call(NamedTuple):
+    """One script invocation to pipeline."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+
+
+class Outcome(StrEnum):
+    """What `apply.lua` did with one message; the last two refuse it."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    LATE = "late"  # a sketch for a snapshot its series passed: seen, data dropped
+    UNKNOWN_RUN = "unknown_run"
+    DIM_MISMATCH = "dim_mismatch"
+
+
+ACCEPTED = frozenset({Outcome.APPLIED, Outcome.DUPLICATE, Outcome.LATE})  # acknowledged
+_OUTCOMES = {
+    1: Outcome.APPLIED,
+    0: Outcome.DUPLICATE,
+    2: Outcome.LATE,
+    -1: Outcome.UNKNOWN_RUN,
+    -2: Outcome.DIM_MISMATCH,
+}
+
+
+class Applied(NamedTuple):
+    """One message's `apply.lua` result, by name."""
+
+    outcome: Outcome
+    created_at: float | None = None  # a START's run (applied or duplicate)
+    next_snapshot: bool = False  # a one-owner sketch: its series' next snapshot is stored
+    stored: bool = False  # a one-owner sketch: this message's data was stored
+    partials: int = 0  # a sharded sketch: the partials its snapshot holds
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the message was taken (applied, duplicate or late) rather than refused."""
+        return self.outcome in ACCEPTED
+
+
+class Assembled(IntEnum):
+    """`assemble.lua`'s result."""
+
+    RACED = -1  # the partials changed meanwhile: read them again
+    PASSED = 0  # already assembled, or the series passed it: partials dropped
+    STORED = 1
+    NEXT = 2  # stored, and it is the series' next snapshot
+
+
+class Advanced(IntEnum):
+    """`advance.lua`'s result."""
+
+    RACED = -1  # the series' version moved: nothing written
+    DONE = 1
+    AGAIN = 2  # the snapshot after the new frontier is already stored: advance again
+
+
+def apply_calls(messages: Sequence[Message], now: float, limits: Limits) -> list[Call]:
+    """One `apply.lua` call per run, its messages in order (results: (code, extra) per message)."""
+    by_run: dict[str, list[Message]] = {}
+    for message in messages:
+        by_run.setdefault(message.run, []).append(message)
+    calls = []
+    for run_id, batch in by_run.items():
+        script_keys = [keys.meta(run_id), keys.deadlines(run_id), keys.scalars(run_id)]
+        args: list[Any] = [
+            repr(now),
+            repr(limits.assembly_at),
+            repr(limits.gap_at),
+            limits.keep_scalars,
+            run_id,
+        ]
+        for message in batch:
+            target, fields = _kind_args(message)
+            script_keys += [
+                keys.seen(run_id, message.rank),
+                target,
+                keys.series(run_id, message.group),
+            ]
+            dropped = _int_or_blank(message.body.get("dropped"))
+            args += [str(message.kind), message.rank, message.seq, dropped, message.group, *fields]
+        calls.append(Call("apply", script_keys, args))
+    return calls
+
+
+def applied(messages: Sequence[Message], replies: Sequence[Any]) -> list[Applied]:
+    """Each message's result from the replies of `apply_calls(messages, ...)` (one per run)."""
+    runs = dict.fromkeys(m.run for m in messages)
+    pairs = {
+        run: iter(zip(r[::2], r[1::2], strict=True)) for run, r in zip(runs, replies, strict=True)
+    }
+    return [_applied(m, *next(pairs[m.run])) for m in messages]
+
+
+def _applied(message: Message, code: Any, extra: Any) -> Applied:
+    outcome = _OUTCOMES[int(code)]
+    if outcome not in ACCEPTED:
+        return Applied(outcome)
+    if message.kind is Kind.START:
+        return Applied(outcome, created_at=None if outcome is Outcome.LATE else float(extra))
+    if message.kind is not Kind.SKETCH:
+        return Applied(outcome)
+    if message.owners > 1:
+        return Applied(outcome, partials=int(extra))
+    bits = int(extra)
+    return Applied(outcome, next_snapshot=bool(bits & 1), stored=bool(bits & 2))
+
+
+def assemble_call(
+    run_id: str, group: str, index: int, owners: int, blob: bytes, summed: int, gap_at: float
+) -> Call:
+    """`assemble.lua`: store a snapshot summed from `summed` partials (result: 2, 1, 0 or -1)."""
+    script_keys = [
+        keys.partials(run_id, group, index),
+        keys.snapshots(run_id, group),
+        keys.series(run_id, group),
+        keys.deadlines(run_id),
+    ]
+    member = f"part|{group}|{index}|{owners}"
+    return Call("assemble", script_keys, [index, blob, summed, member, repr(gap_at), group])
+
+
+def advance_call(
+    run_id: str,
+    group: str,
+    version: int,
+    state: dict[str, bytes],
+    consumed: list[int],
+    records: dict[int, list[tuple[int, bytes]]],
+    alerts: list[str],
+    limits: Limits,
+) -> Call:
+    """`advance.lua`: CAS a series from `version`, with its records (by W) and alert JSONs."""
+    lengths = sorted(records)
+    script_keys = [
+        keys.series(run_id, group),
+        keys.snapshots(run_id, group),
+        keys.deadlines(run_id),
+        keys.run_alerts(run_id),
+        keys.outbox(run_id),
+        *(keys.metrics(run_id, group, w) for w in lengths),
+    ]
+    args: list[Any] = [
+        version,
+        group,
+        limits.keep_records,
+        limits.keep_alerts,
+        repr(limits.gap_at),
+        len(state),
+        len(consumed),
+        len(alerts),
+        *(len(records[w]) for w in lengths),
+    ]
+    for name, value in state.items():
+        args += [name, value]
+    args += [*consumed, *alerts]
+    for w in lengths:
+        for step, doc in records[w]:
+            args += [step, doc]
+    return Call("advance", script_keys, args)
+
+
+def scalars_call(run_id: str, version: int, state: bytes, alerts: list[str], keep: int) -> Call:
+    """`detect_scalars.lua`: CAS the run's scalar detectors from `version`, with their alerts."""
+    script_keys = [keys.scalar_detectors(run_id), keys.run_alerts(run_id), keys.outbox(run_id)]
+    return Call("detect_scalars", script_keys, [version, state, keep, *alerts])
+
+
+def mark_crashed_call(run_id: str, updated_at: float) -> Call:
+    """`mark_crashed.lua`: mark a running run crashed unless it spoke after `updated_at`."""
+    return Call("mark_crashed", [keys.meta(run_id)], [repr(updated_at)])
+
+
+def swapped(reply: Any) -> bool:
+    """Whether a compare-and-set script (`detect_scalars.lua`, `mark_crashed.lua`) wrote."""
+    return int(reply) == 1
+
+
+def _kind_args(message: Message) -> tuple[str, list[Any]]:
+    """The kind's target key and its four fields f1..f4 of `apply.lua` (see its header)."""
+    run, body = message.run, message.body
+    if message.kind is Kind.START:
+        project = body.get("project")
+        config = {k: v for k, v in body.items() if k != "project"}
+        return keys.meta(run), [
+            project if isinstance(project, str) and project else "default",
+            message.world,
+            json.dumps(config, sort_keys=True, allow_nan=False),
+            _int_or_blank(body.get("d")),
+        ]
+    if message.kind is Kind.SKETCH:
+        if message.owners == 1:
+            target = keys.snapshots(run, message.group)
+        else:
+            target = keys.partials(run, message.group, message.index)
+        payload = np.ascontiguousarray(message.payload, dtype="<f8").tobytes()
+        blob = assembly.pack_payload(message.step, payload)
+        return target, [message.index, message.owners, message.d, blob]
+    if message.kind is Kind.SCALARS:
+        member = {"step": message.step, "values": body.get("values", {})}
+        return keys.meta(run), [message.step, json.dumps(member, sort_keys=True), "", ""]
+    if message.kind is Kind.FINISH:
+        status = "failed" if body.get("status") == "failed" else "finished"
+        return keys.meta(run), [status, _int_or_blank(body.get("base")), "", ""]
+    return keys.meta(run), [_int_or_blank(body.get("base")), "", "", ""]
+
+
+def _int_or_blank(value: object) -> int | str:
+    """An int ARGV, or '' for anything else (the scripts read '' as absent)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else ""

@@ -1,0 +1,108 @@
+"""The analyzer's writes to Redis: atomic per-run scripts in `analyzer/service/lua/`.
+
+Works with `redis.Redis` and `redis.cluster.RedisCluster` alike (raw bytes, no decoding): every
+script touches one run's `{run_id}` keys; global indexes follow as single-key commands in the
+order `analyzer.service.keys` documents. Scripts run through pipelines, one round trip per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from analyzer.errors import StateError
+from analyzer.service import keys
+from analyzer.service.reader import Client, Reader
+from analyzer.service.scripts import Call, mark_crashed_call, swapped
+
+_LUA = Path(__file__).with_name("lua")
+_SCRIPTS = ("apply", "assemble", "advance", "detect_scalars", "mark_crashed")
+
+
+def connect(url: str, cluster: bool = False) -> Client:
+    """A raw-bytes client of a single Redis or (`cluster`) of a Redis Cluster via any node."""
+    if cluster:
+        return redis.RedisCluster.from_url(url)
+    return redis.Redis.from_url(url)
+
+
+class Store(Reader):
+    """The analyzer's Redis state: script calls, global indexes, and the reads of `Reader`."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self._text = {n: (_LUA / f"{n}.lua").read_text(encoding="utf-8") for n in _SCRIPTS}
+        self._sha = {n: client.register_script(t).sha for n, t in self._text.items()}
+
+    def run(self, calls: Sequence[Call]) -> list[Any]:
+        """Run script calls in one pipeline; scripts a restarted server forgot are loaded again."""
+        for attempt in range(2):
+            with self.client.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    sha = self._sha[call.script]
+                    pipe.execute_command("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+                try:
+                    return list(pipe.execute())
+                except redis.exceptions.NoScriptError:
+                    if attempt:
+                        raise
+            for text in self._text.values():
+                self.client.script_load(text)
+        raise StateError("unreachable")
+
+    def register(self, runs: dict[str, float]) -> None:
+        """Add runs to the global registry (idempotent: ZADD NX), after their START applied."""
+        if runs:
+            with self.client.pipeline(transaction=False) as pipe:
+                for run_id, created_at in runs.items():
+                    pipe.zadd(keys.RUNS, {run_id: created_at}, nx=True)
+                pipe.execute()
+
+    def publish(self, run_ids: Sequence[str]) -> int:
+        """Copy the runs' outbox alerts to the global stream, then drop them from the outboxes."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.lrange(keys.outbox(run_id), 0, -1)
+            pending = dict(zip(run_ids, pipe.execute(), strict=True))
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id, docs in pending.items():
+                for doc in docs:
+                    pipe.xadd(keys.ALERTS, {"alert": doc})
+                if docs:
+                    pipe.ltrim(keys.outbox(run_id), len(docs), -1)
+            pipe.execute()
+        return sum(len(docs) for docs in pending.values())
+
+    def load(self, run_id: str, group: str) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+        """A series' state HASH and its pending snapshots HASH."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.series(run_id, group))
+            pipe.hgetall(keys.snapshots(run_id, group))
+            state, pending = pipe.execute()
+        return state, pending
+
+    def partials(self, run_id: str, group: str, index: int) -> dict[int, bytes]:
+        """The partial snapshot blobs of one snapshot, by rank."""
+        raw = self.client.hgetall(keys.partials(run_id, group, index))
+        return {int(rank): blob for rank, blob in raw.items()}
+
+    def expired(self, run_id: str, now: float) -> list[str]:
+        """The run's deadline members due by `now`."""
+        due = self.client.zrangebyscore(keys.deadlines(run_id), "-inf", now)
+        return [member.decode() for member in due]
+
+    def clear_deadline(self, run_id: str, member: str) -> None:
+        """Drop a deadline that needs nothing done any more."""
+        self.client.zrem(keys.deadlines(run_id), member)
+
+    def detector_state(self, run_id: str) -> tuple[int, bytes | None]:
+        """The run's scalar-detector version and state (0, None before the first)."""
+        version, state = self.client.hmget(keys.scalar_detectors(run_id), ["v", "state"])
+        return int(version or 0), state
+
+    def mark_crashed(self, run_id: str, updated_at: float) -> bool:
+        """Mark a run crashed if it is running and silent since `updated_at`."""
+        return swapped(self.run([mark_crashed_call(run_id, updated_at)])[0])
