@@ -4,6 +4,7 @@ COPY pyproject.toml README.md LICENSE ./
 COPY producer producer
 COPY analyzer analyzer
 COPY api api
+COPY training training
 RUN pip install --no-cache-dir '.[server]'
 EXPOSE 5555 8000
 ENTRYPOINT ["spectral-edge"]

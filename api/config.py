@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from api.webhooks.ssrf import AllowList
+from api.allow_list import AllowList
 
 
 class ApiSettings(BaseSettings):

@@ -25,10 +25,10 @@ from api.app import create_app
 from api.config import ApiSettings
 from api.demo.receiver import Receiver
 from api.demo.timeline import Timeline
-from api.tasks import TrainConfig, Trainer, modular
-from api.tasks.loop import Evaluation, grok_step, train_logged
 from api.webhooks.signing import new_secret
 from producer.probe import CommutatorProbe
+from training import TrainConfig, Trainer, modular
+from training.loop import Evaluation, grok_step, train_logged
 
 console = Console()
 

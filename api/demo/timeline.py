@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from api.tasks.loop import GROK_LEVEL, Evaluation
+from training.loop import GROK_LEVEL, Evaluation
 
 
 @dataclass(frozen=True)

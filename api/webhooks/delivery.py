@@ -21,11 +21,12 @@ from typing import Any
 import httpx
 
 from analyzer.records import Alert
+from api.allow_list import AllowList
 from api.config import ApiSettings
 from api.webhooks.render import render
 from api.webhooks.schedule import Backoff, Decision, Outcome, decide, parse_retry_after
 from api.webhooks.signing import sign_all
-from api.webhooks.ssrf import AllowList, TargetRefused, vet
+from api.webhooks.ssrf import TargetRefused, vet
 from api.webhooks.subscriptions import DeliveryAttempt, Subscription, Subscriptions
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ advance + batched spectra of the same messages in one process, no I/O), the eige
 can beat with this solver) and redis-benchmark's pipelined (-P 16) SET/GET rate on the same
 server. Medians over --repeats.
 
-Run: python benchmarks/analyzer/throughput.py
+Run: python -m benchmarks.analyzer.throughput
 """
 
 from __future__ import annotations

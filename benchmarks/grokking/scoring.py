@@ -15,7 +15,7 @@ from typing import Any
 
 from analyzer.core.detectors import EARLY_WARNING, CollapseDetector
 from analyzer.core.grokking import DefectAlarm, GrokkingConfig, KStarShift, RelativeDrop
-from api.tasks.loop import Evaluation, confirmed_step, grok_step
+from training.loop import Evaluation, confirmed_step, grok_step
 
 Raw = dict[str, Any]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 import producer
-from api.tasks import TrainConfig, Trainer, build
-from api.tasks.loop import train_logged
 from benchmarks.grokking.grid import RunSpec
 from producer.probe import CommutatorProbe
+from training import TrainConfig, Trainer, build
+from training.loop import train_logged
 
 
 def run(spec: RunSpec, run_id: str, endpoint: str) -> dict[str, object]:

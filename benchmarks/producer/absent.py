@@ -1,6 +1,6 @@
 """Benchmark e: the analyzer is absent for the whole run. Step time, memory, exit time.
 
-    python benchmarks/producer/absent.py
+    python -m benchmarks.producer.absent
 
 1. Step time: the demo model trains in alternating blocks without and with a watch (every=10,
    online, nobody listening); ratio of plain to watched step rate, median over repeats.
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import producer
 from benchmarks.producer.models import trainer

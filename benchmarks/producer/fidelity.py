@@ -1,6 +1,6 @@
 """Benchmark d: edge ratio and index of sketched versus exact spectra, ours vs dense Gaussian.
 
-    python benchmarks/producer/fidelity.py [--windows 100] [--dims ...]
+    python -m benchmarks.producer.fidelity [--windows 100] [--dims ...]
 
 Per input type, d and operator (the default `countsketch-srht`, plain `countsketch`, the dense
 Gaussian), over 3 operator seeds: the rate at
@@ -12,13 +12,9 @@ the mean and max relative error of the edge ratio. W = 10. The smallest d whose 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.producer.windows import synthetic, training_snapshots
 from producer.dense import DenseGaussian

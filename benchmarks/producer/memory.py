@@ -1,6 +1,6 @@
 """Benchmark c: peak RSS the producer adds while sketching a 1B-parameter fp32 model on the CPU.
 
-    python benchmarks/producer/memory.py [--parameters 1e9]
+    python -m benchmarks.producer.memory [--parameters 1e9]
 
 Each measurement runs in a fresh child process: build the model (16 fp32 matrices), note VmRSS,
 reset the peak (`/proc/self/clear_refs`), import the producer, watch with every=1, take three

@@ -33,7 +33,7 @@ class GPT(nn.Module):
 
 def demo_transformer() -> nn.Module:
     """The demo's modular-addition transformer (mod 97, d_model 128, 2 layers, context 4)."""
-    from api.tasks.model import Transformer
+    from training.model import Transformer
 
     return Transformer(99, 97, d_model=128, heads=4, layers=2, context=4)
 

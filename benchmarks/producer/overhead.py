@@ -1,6 +1,6 @@
 """Benchmark b: training steps/s with and without the producer, in the same run.
 
-    python benchmarks/producer/overhead.py [--models demo gpt]
+    python -m benchmarks.producer.overhead [--models demo gpt]
 
 For each model and every in {1, 10, 100}: blocks of `block` optimizer steps (a multiple of every)
 alternate between a plain run and a watched run (online, to an acknowledging stand-in analyzer in
@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import producer
 from benchmarks.producer.analyzer_stub import AckingAnalyzer

@@ -1,6 +1,6 @@
 """Benchmark a: CountSketch throughput on the CPU against torch.sum over the same tensors.
 
-    python benchmarks/producer/throughput.py [--sizes 10e6 100e6]
+    python -m benchmarks.producer.throughput [--sizes 10e6 100e6]
 
 For each size P (fp32 parameters, one tensor), measured round-robin in one run: torch.sum (the
 read-bandwidth limit), the default operator (`countsketch-srht`: native kernel into 4096 buckets
@@ -12,13 +12,9 @@ d = 64, 100 and 4096.
 from __future__ import annotations
 
 import argparse
-import sys
 from functools import partial
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.producer.timing import interleaved, median_seconds
 from producer import kernel

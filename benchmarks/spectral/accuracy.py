@@ -1,6 +1,6 @@
 """Worst observed sigma error of each route against numpy's SVD, per kind of window.
 
-Run: python benchmarks/spectral/accuracy.py [--windows 2000]
+Run: python -m benchmarks.spectral.accuracy [--windows 2000]
 Error of a window: max_k |sigma_k - svd_k| / max(svd_k, RATIO_FLOOR * svd_1) (relative, and
 relative to sigma_1 for values below the ratio floor). Routes: `window_metrics` (SVD of U),
 `batch+updates` (stacked eigvalsh, SVD refinement of steep rows), `gram only` (eigvalsh of G;

@@ -1,7 +1,7 @@
 """Throughput of the spectral core: every window metric against the bare batched eigvalsh.
 
 Run (heavy CPU, so under the shared lock):
-    python benchmarks/spectral/bench_core.py
+    python -m benchmarks.spectral.bench_core
 For W in {10, 20, 30} and d in {100, 1000}, N = 1,000 windows (one per run) are evaluated from
 their stacked Gram matrices: `bare` is np.linalg.eigvalsh alone, `metrics` is
 spectrum.batch_metrics with direction stability (cross Grams and previous tops), `+records`

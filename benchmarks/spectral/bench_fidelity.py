@@ -1,6 +1,6 @@
 """JL fidelity of sketched spectra: edge-index hit rate and ratio errors against the exact ones.
 
-Run: python benchmarks/spectral/bench_fidelity.py
+Run: python -m benchmarks.spectral.bench_fidelity
 Windows of W = 10 updates of P = 4096 parameters with a planted spectrum: a clear edge (ratio 4
 at k = 2) or a weak one (1.5 at k = 2 against a runner-up of 1.18), random singular vectors.
 Each window is sketched to d dimensions by the producer's CountSketch and by a dense Gaussian

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pydantic
 import pytest
 
+from api import config
 from api.config import ApiSettings
+from tests.support.imports import imported_modules
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +41,8 @@ def test_invalid_values_are_refused() -> None:
         ApiSettings(webhook_backoff_base=10.0, webhook_backoff_cap=1.0)
     with pytest.raises(pydantic.ValidationError):
         ApiSettings(port=70000)
+
+
+def test_the_settings_import_nothing_from_the_webhooks() -> None:
+    source = Path(config.__file__).read_text(encoding="utf-8")
+    assert not [m for m in imported_modules(source) if m.startswith("api.webhooks")]

@@ -20,10 +20,10 @@ from analyzer.service.server import AnalyzerService
 from api.demo.receiver import Receiver
 from api.demo.runner import serve_api
 from api.demo.timeline import Timeline
-from api.tasks import TrainConfig, Trainer, modular
-from api.tasks.loop import grok_step, train_logged
 from api.webhooks.signing import new_secret
 from producer.probe import CommutatorProbe
+from training import TrainConfig, Trainer, modular
+from training.loop import grok_step, train_logged
 
 # Modular addition mod 23 with a 1-layer d_model 32 transformer: memorised by ~200 steps,
 # generalises around 1,600 (seed 0), about 15 s on one thread.

@@ -8,8 +8,9 @@ import ipaddress
 import pytest
 from pydantic import ValidationError
 
+from api.allow_list import AllowList
 from api.config import ApiSettings
-from api.webhooks.ssrf import AllowList, TargetRefused, check_literal, refusal, vet
+from api.webhooks.ssrf import TargetRefused, check_literal, refusal, vet
 
 NOBODY = AllowList()
 

@@ -4,13 +4,13 @@
 counts); `Transformer` classifies from the last position; `Trainer` runs AdamW on mini-batches.
 """
 
-from api.tasks.dyck import dyck_depth
-from api.tasks.model import Transformer
-from api.tasks.modular import OPERATIONS, modular, modular_addition
-from api.tasks.registry import TASKS, build
-from api.tasks.scan import scan_actions
-from api.tasks.split import Split, Task
-from api.tasks.training import TrainConfig, Trainer
+from training.dyck import dyck_depth
+from training.model import Transformer
+from training.modular import OPERATIONS, modular, modular_addition
+from training.registry import TASKS, build
+from training.scan import scan_actions
+from training.split import Split, Task
+from training.trainer import TrainConfig, Trainer
 
 __all__ = [
     "OPERATIONS",

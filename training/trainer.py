@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional
 
-from api.tasks.model import Transformer
-from api.tasks.split import Split, Task
+from training.model import Transformer
+from training.split import Split, Task
 
 
 @dataclass(frozen=True)

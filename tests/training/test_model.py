@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from api.tasks.model import Transformer
+from training.model import Transformer
 
 
 def test_last_block_on_the_last_position_equals_the_full_sequence() -> None:

@@ -15,7 +15,7 @@ import itertools
 
 import torch
 
-from api.tasks.split import Task, cut, permutation
+from training.split import Task, cut, permutation
 
 VERBS = ("walk", "look", "run", "jump")
 WORDS = (*VERBS, "turn", "left", "right", "opposite", "around", "twice", "thrice", "and", "after")

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from api.tasks import OPERATIONS, TASKS, build, dyck_depth, modular, modular_addition, scan_actions
-from api.tasks.scan import ACTIONS, WORDS, commands, phrase_actions
+from training import OPERATIONS, TASKS, build, dyck_depth, modular, modular_addition, scan_actions
+from training.scan import ACTIONS, WORDS, commands, phrase_actions
 
 SMALL = {
     "dyck-depth": {"length": 10, "n_train": 20, "n_test": 100},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from api.tasks.split import Task, cut, permutation
+from training.split import Task, cut, permutation
 
 OPEN, CLOSE, QUERY = 0, 1, 2
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from api.tasks.split import Split, Task, cut, permutation
+from training.split import Split, Task, cut, permutation
 
 Operation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from api.tasks import Split, Task, TrainConfig, Trainer, modular
-from api.tasks.loop import Evaluation, confirmed_step, grok_step, train_logged
+from training import Split, Task, TrainConfig, Trainer, modular
+from training.loop import Evaluation, confirmed_step, grok_step, train_logged
 
 
 def _evals(accuracies: list[float]) -> list[Evaluation]:

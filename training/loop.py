@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.tasks.split import Split
-from api.tasks.training import Trainer
 from producer.probe import CommutatorProbe
+from training.split import Split
+from training.trainer import Trainer
 
 GROK_LEVEL = 0.90
 CONFIRM_LEVEL = 0.98

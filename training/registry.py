@@ -6,10 +6,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from api.tasks.dyck import dyck_depth
-from api.tasks.modular import OPERATIONS, modular
-from api.tasks.scan import scan_actions
-from api.tasks.split import Task
+from training.dyck import dyck_depth
+from training.modular import OPERATIONS, modular
+from training.scan import scan_actions
+from training.split import Task
 
 TASKS: dict[str, Callable[..., Task]] = {
     **{f"modular-{op}": partial(modular, op) for op in OPERATIONS},
