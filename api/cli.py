@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -100,7 +100,10 @@ def analyzer(
 ) -> None:
     """Run the analyzer alone; SIGTERM or Ctrl-C finish the batch in flight, then stop."""
     with redis_or_embedded(redis_url) as url:
-        given = {"redis_cluster": redis_cluster or None, "metrics_port": metrics_port}
+        given: dict[str, Any] = {
+            "redis_cluster": redis_cluster or None,
+            "metrics_port": metrics_port,
+        }
         options = {k: v for k, v in given.items() if v is not None}
         service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind, **options))
         service.start()

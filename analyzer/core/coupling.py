@@ -65,7 +65,8 @@ def cubic_detrend(values: np.ndarray, steps: np.ndarray | None = None) -> np.nda
     scaled = (x - x.min()) / span * 2.0 - 1.0 if span > 0.0 else np.zeros_like(x)
     basis = np.vander(scaled, min(4, y.size), increasing=True)
     coef = np.linalg.lstsq(basis, y, rcond=None)[0]
-    return y - basis @ coef
+    residual: np.ndarray = y - basis @ coef
+    return residual
 
 
 def lagged_correlation(r: np.ndarray, loss: np.ndarray, max_lag: int) -> Coupling:

@@ -26,7 +26,7 @@ def top_vectors(grams: np.ndarray, lam1: np.ndarray) -> np.ndarray:
     live = lam1 > 0.0
     scaled = grams / np.where(live, lam1, 1.0)[:, None, None]
     start = np.random.default_rng(width).normal(size=width)
-    vec = scaled @ start
+    vec: np.ndarray = scaled @ start
     shifted = scaled.reshape(n, width * width)
     shifted[:, :: width + 1] -= 1.0 + _SHIFT
     if not live.all():
@@ -38,13 +38,15 @@ def top_vectors(grams: np.ndarray, lam1: np.ndarray) -> np.ndarray:
         vec = np.linalg.eigh(grams / np.where(live, lam1, 1.0)[:, None, None])[1][..., -1]
     vec = vec / np.abs(vec).max(axis=1, keepdims=True)
     vec = vec / np.linalg.norm(vec, axis=1, keepdims=True)
-    return np.where(live[:, None], vec, np.nan)
+    top: np.ndarray = np.where(live[:, None], vec, np.nan)
+    return top
 
 
 def tops(grams: np.ndarray, lam1: np.ndarray) -> np.ndarray:
     """top = a1 / sigma1 (N, W) for each Gram: v1 = Uᵀ top in sketch space; NaN rows if zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return top_vectors(grams, lam1) / np.sqrt(lam1)[:, None]
+        top: np.ndarray = top_vectors(grams, lam1) / np.sqrt(lam1)[:, None]
+    return top
 
 
 def stability(previous: np.ndarray, cross: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -54,12 +56,14 @@ def stability(previous: np.ndarray, cross: np.ndarray, top: np.ndarray) -> np.nd
     products only, so a row's value never depends on the batch around it.
     """
     row = np.matmul(cross, top[..., None])[..., 0]
-    return np.minimum(np.abs(np.sum(previous * row, axis=1)), 1.0)
+    cos: np.ndarray = np.minimum(np.abs(np.sum(previous * row, axis=1)), 1.0)
+    return cos
 
 
 def sketch_direction(updates: np.ndarray, top: np.ndarray) -> np.ndarray:
     """v1 = Uᵀ top (..., d): the top right singular vector in sketch space, unit norm."""
-    return np.einsum("...wd,...w->...d", updates, top)
+    v1: np.ndarray = np.einsum("...wd,...w->...d", updates, top)
+    return v1
 
 
 def cosine(previous: np.ndarray, current: np.ndarray) -> float | None:

@@ -24,7 +24,8 @@ RULES = ("argmax", "weighted", "floor")
 
 def floored(sigma: np.ndarray) -> np.ndarray:
     """s_k = max(sigma_k, RATIO_FLOOR * sigma_1) for descending sigma (..., W)."""
-    return np.maximum(sigma, RATIO_FLOOR * sigma[..., :1])
+    s: np.ndarray = np.maximum(sigma, RATIO_FLOOR * sigma[..., :1])
+    return s
 
 
 def edge_ratios(sigma: np.ndarray) -> np.ndarray:
@@ -33,7 +34,8 @@ def edge_ratios(sigma: np.ndarray) -> np.ndarray:
     zero = s[..., :1] <= 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = s[..., :-1] / s[..., 1:]
-    return np.where(zero, 1.0, ratios)
+    r: np.ndarray = np.where(zero, 1.0, ratios)
+    return r
 
 
 def noise_floor(sigma: np.ndarray) -> np.ndarray:
@@ -42,7 +44,8 @@ def noise_floor(sigma: np.ndarray) -> np.ndarray:
     width = s.shape[-1]
     half = width // 2
     low, high = width - half + (half - 1) // 2, width - half + half // 2
-    return NOISE_FACTOR * 0.5 * (s[..., low] + s[..., high])
+    floor: np.ndarray = NOISE_FACTOR * 0.5 * (s[..., low] + s[..., high])
+    return floor
 
 
 def edge_indices(sigma: np.ndarray, ratios: np.ndarray) -> dict[str, np.ndarray]:

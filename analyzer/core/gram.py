@@ -93,7 +93,8 @@ class RollingGram:
 
     def updates(self, length: int | None = None) -> np.ndarray:
         """The last m = min(count, length or window) updates (m x dim), oldest first."""
-        return self._rows[self._slots(min(self._count, self._length(length)))]
+        rows: np.ndarray = self._rows[self._slots(min(self._count, self._length(length)))]
+        return rows
 
     def cross(self, length: int | None = None) -> np.ndarray | None:
         """U_prev U_nowᵀ (w x w) of the last two windows of length w; None before w + 1 updates."""
@@ -136,9 +137,12 @@ class RollingGram:
         """Gram entries at positions rows x cols of the ring slots ordered oldest first."""
         last = (self._count - 1) % (self.window + 1)
         if self._pairs is not None:
-            return self._gram.take(self._pairs[last, rows, cols])
-        order = self._order[last]
-        return self._gram.take(order[rows, None] * (self.window + 1) + order[cols])
+            flat = self._pairs[last, rows, cols]
+        else:
+            order = self._order[last]
+            flat = order[rows, None] * (self.window + 1) + order[cols]
+        entries: np.ndarray = self._gram.take(flat)
+        return entries
 
     def _slots(self, m: int) -> np.ndarray:
         return self._order[(self._count - 1) % (self.window + 1), self.window + 1 - m :]

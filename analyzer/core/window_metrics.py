@@ -151,13 +151,11 @@ class SpectrumBatch:
             self.flags,
             strict=True,
         )
-        return [
-            WindowMetrics(
-                *values[:2],
-                dict(zip(rules, values[2], strict=True)),
-                *values[3:10],
-                flags=list(values[10]),
-                top=self.top[i].copy() if live[i] else None,
-            )
-            for i, values in enumerate(columns)
-        ]
+        records = []
+        for i, row in enumerate(columns):
+            sigma, ratios, ks, edge_ratio, gap, g23, energy, k95, drift, stability, flags = row
+            k_star = dict(zip(rules, ks, strict=True))
+            top = self.top[i].copy() if live[i] else None
+            metrics = (sigma, ratios, k_star, edge_ratio, gap, g23, energy, k95, drift, stability)
+            records.append(WindowMetrics(*metrics, flags=list(flags), top=top))
+        return records

@@ -7,6 +7,7 @@ Keys are Z85 text (40 characters), as `zmq.curve_keypair()` makes them.
 from __future__ import annotations
 
 import zmq
+import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 

@@ -8,7 +8,7 @@ alike; the client must not decode responses.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import redis
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from analyzer.records import Alert, RunInfo, WindowRecord
 from analyzer.service import keys
 from analyzer.service.runs import run_info
 
-Client = redis.Redis | redis.RedisCluster
+Client: TypeAlias = "redis.Redis | redis.RedisCluster"
 
 
 class Reader:

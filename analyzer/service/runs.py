@@ -28,7 +28,7 @@ def run_info(raw: dict[bytes, bytes]) -> RunInfo | None:
     return RunInfo(
         run_id=meta["run_id"],
         project=meta.get("project", "default"),
-        state=meta.get("state", "running"),
+        state=RunState(meta.get("state", "running")),
         created_at=float(meta["created_at"]),
         updated_at=float(meta["updated_at"]),
         finished_at=None if finished_at is None else float(finished_at),

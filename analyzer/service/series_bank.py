@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import NamedTuple, cast
 
 import orjson
@@ -37,7 +38,8 @@ class _KStar(NamedTuple):
     floor: int
 
 
-class _View(NamedTuple):
+@dataclass(slots=True)
+class _View:
     """The attributes of a `WindowRecord` the detector banks read, without building one."""
 
     window: int
@@ -110,6 +112,7 @@ class SeriesBank:
                     todo[plan.key] = (True, False)
         if todo:
             raise StateError(f"series {sorted(todo)} kept losing their update race")
+        return made
 
     def _plan(self, key: Key, reload: bool, skip: bool) -> _Plan | None:
         series, pending = self._state(key, reload)

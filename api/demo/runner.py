@@ -68,6 +68,8 @@ def train(endpoint: str, timeline: Timeline, steps: int, batch: int, seed: int) 
             trainer.model, lambda model, b: trainer.loss(*b), trainer.batch, log=run.log
         )
         train_logged(trainer, run.log, steps, eval_every=50, probe=probe, on_eval=on_eval)
+        if run.run_id is None:
+            raise RuntimeError("the producer started no run")
         return run.run_id
 
 

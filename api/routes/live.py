@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from sse_starlette import EventSourceResponse
@@ -17,7 +17,7 @@ from api.telemetry import Telemetry
 
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["live"], dependencies=[READ])
 
-_EVENTS_DOC = {
+_EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "events `metric`, `alert`, `phase`, `scalars`, `state`; data is JSON",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},

@@ -58,7 +58,9 @@ def list_series(run_id: RunId, reader: ReaderDep) -> SeriesList:
     found = []
     for group, window in reader.series(run_id):
         latest = reader.latest(run_id, group, window)
-        found.append(Series(group=group, window=window, latest_step=latest and latest.step))
+        found.append(
+            Series(group=group, window=window, latest_step=latest.step if latest else None)
+        )
     return SeriesList(run_id=run_id, series=found)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -128,7 +129,10 @@ class Dispatcher:
             if entry_id not in self._active:
                 task = asyncio.create_task(self._handle(entry_id, fields))
                 self._active[entry_id] = task
-                task.add_done_callback(lambda _, key=entry_id: self._active.pop(key, None))
+                task.add_done_callback(functools.partial(self._finished, entry_id))
+
+    def _finished(self, entry_id: bytes, _: asyncio.Task[None]) -> None:
+        self._active.pop(entry_id, None)
 
     async def _free_slot(self) -> bool:
         """Wait (up to the read block time) until fewer than `concurrency` entries are in flight."""

@@ -26,8 +26,8 @@ class TargetRefused(ApiError):
 
 def refusal(address: Address, allow: AllowList) -> str | None:
     """Why a resolved address is refused, or None when it may be contacted."""
-    judged = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-    judged = judged or address
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    judged: Address = mapped or address
     if allow.allows(address) or allow.allows(judged):
         return None
     if judged.is_global and not judged.is_multicast:
