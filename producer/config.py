@@ -20,6 +20,7 @@ _ENDPOINT = re.compile(r"^[a-z]+://\S+$")
 _INTS = frozenset({"every", "dim", "seed", "buffer_max", "buffer_bytes", "linger_ms", "threads"})
 _Z85_KEY = re.compile(r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 _FLOATS = frozenset({"heartbeat", "resend_after", "close_timeout"})
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class ProducerConfig:
     """Everything a producer needs; each field `x` reads `SPECTRAL_EDGE_X` from the environment.
 
     `method` picks the sketch operator (`producer.sketch`), `distributed` the snapshot layout
-    (`producer.snapshot`); `threads` = 0 follows torch's thread count; `server_key` (the
+    (`producer.snapshot`); `threads` = 0 follows torch's thread count; `native` = False keeps
+    CPU sketches off the C kernel (`producer.kernel`), which is built into `cache_dir` (by
+    default `$XDG_CACHE_HOME/spectral-edge`, else `~/.cache/spectral-edge`); `server_key` (the
     analyzer's Z85 CURVE public key) turns on CURVE, with `public_key`/`secret_key` as this
     client's pair (an ephemeral pair when unset).
     """
@@ -49,6 +52,8 @@ class ProducerConfig:
     spool_dir: str = "spool"
     distributed: str = "auto"
     threads: int = 0
+    native: bool = True
+    cache_dir: str | None = None
     server_key: str | None = None
     public_key: str | None = None
     secret_key: str | None = None
@@ -74,6 +79,7 @@ class ProducerConfig:
         _check(bool(self.spool_dir), "spool_dir must not be empty")
         _check(self.distributed in LAYOUTS, f"distributed must be one of {', '.join(LAYOUTS)}")
         _check(self.threads >= 0, f"threads must be >= 0, got {self.threads}")
+        _check(self.cache_dir is None or bool(self.cache_dir), "cache_dir must not be empty")
         for name in ("server_key", "public_key", "secret_key"):
             key = getattr(self, name)
             _check(key is None or bool(_Z85_KEY.match(key)), f"{name} is not a Z85 CURVE key")
@@ -110,6 +116,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return _number(int, "an integer", value, source)
     if name in _FLOATS:
         return _number(float, "a number", value, source)
+    if name == "native":
+        return _flag(value, source)
     if not isinstance(value, str):
         raise ConfigError(f"{source}={value!r} is not a string")
     return value.strip().lower() if name in ("mode", "distributed") else value
@@ -122,6 +130,16 @@ def _number(kind: type, what: str, value: Any, source: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}={value!r} is not {what}") from None
+
+
+def _flag(value: Any, source: str) -> bool:
+    """A bool, or a word for one: 1/0, true/false, yes/no, on/off (any case)."""
+    word = value.strip().lower() if isinstance(value, str) else value
+    if value is True or word in _YES:
+        return True
+    if value is False or word in _NO:
+        return False
+    raise ConfigError(f"{source}={value!r} is not a boolean (1/0, true/false, yes/no, on/off)")
 
 
 def _check(condition: bool, message: str) -> None:

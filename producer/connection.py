@@ -7,6 +7,7 @@ logged, since sketches then cross the network in plain text.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import zmq
 
@@ -15,9 +16,11 @@ from producer.config import ProducerConfig
 logger = logging.getLogger(__name__)
 
 
-def connect_dealer(context: zmq.Context, config: ProducerConfig, hwm: int) -> zmq.Socket:
+def connect_dealer(
+    context: zmq.Context[Any], config: ProducerConfig, hwm: int
+) -> zmq.Socket[bytes]:
     """A DEALER connected to `config.endpoint`, a CURVE client when `server_key` is set."""
-    socket = context.socket(zmq.DEALER)
+    socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, config.linger_ms)
     socket.setsockopt(zmq.SNDHWM, hwm)
     socket.setsockopt(zmq.IMMEDIATE, 1)

@@ -29,7 +29,8 @@ class DenseGaussian:
 
     def sketch(self, name: str, values: Any, offset: int = 0) -> np.ndarray:
         """Project one tensor (or shard) whose first element has global flat index `offset`."""
-        return self.sketch_rows(name, _flat(values)[None, :], offset)[0]
+        row: np.ndarray = self.sketch_rows(name, _flat(values)[None, :], offset)[0]
+        return row
 
     def sketch_pieces(self, pieces: Iterable[tuple[str, Any, int]]) -> np.ndarray:
         """Sum of the projections of (name, values, global offset) pieces."""
@@ -60,7 +61,8 @@ class DenseGaussian:
 
     def _block(self, key: int, block: int) -> np.ndarray:
         generator = np.random.Generator(np.random.Philox(key=(key << 64) | block))
-        return generator.standard_normal((BLOCK, self.dim)) / np.sqrt(self.dim)
+        block_matrix: np.ndarray = generator.standard_normal((BLOCK, self.dim)) / np.sqrt(self.dim)
+        return block_matrix
 
 
 def _flat(values: Any) -> np.ndarray:

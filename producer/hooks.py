@@ -143,7 +143,11 @@ class Watch:
         if self._sink is None:
             return
         config, owners = self.config, self._snapshotter.owners
-        fields = {"index": self.step // config.every, "owners": owners, "method": config.method}
+        fields: dict[str, Any] = {
+            "index": self.step // config.every,
+            "owners": owners,
+            "method": config.method,
+        }
         for group, vector in vectors.items():
             self._sink.send(Kind.SKETCH, step=self.step, group=group, payload=vector,
                             d=config.dim, seed=config.seed, **fields)  # fmt: skip
@@ -224,13 +228,25 @@ def _start(
     sends = layout == "sharded" or rank == 0
     snapshotter = None
     if sketches:
-        sketch = CountSketch(config.dim, config.seed, threads=config.threads, method=config.method)
+        sketch = sketch_for(config)
         snapshotter = Snapshotter(sketch, groups, layout, rank)
     sink = _open_sink(config, run, rank, world) if sends else None
     handle = Watch(config, run, rank=rank, world=world, sink=sink, snapshotter=snapshotter)
     watch_uncaught()
     handle.attach(optimizer, step)
     return handle
+
+
+def sketch_for(config: ProducerConfig) -> CountSketch:
+    """The sketch operator `config` asks for (dim, seed, method, threads, native kernel)."""
+    return CountSketch(
+        config.dim,
+        config.seed,
+        native=config.native,
+        cache_dir=config.cache_dir,
+        threads=config.threads,
+        method=config.method,
+    )
 
 
 def _open_sink(config: ProducerConfig, run: str, rank: int, world: int) -> Sink:

@@ -1,11 +1,12 @@
 """The optional native CountSketch kernel: hash and scatter fused in C, compiled on first use.
 
-The C source below is built with the system C compiler into a per-user cache directory the first
-time a CPU sketch needs it (about a second, once per machine) and loaded with ctypes, which
-releases the GIL, so a large tensor is split over threads. `target_clones` picks an AVX-512 or
-AVX2 build at load time, so one cached library is safe on any x86-64 node. Without a compiler,
-or with `SPECTRAL_EDGE_NATIVE=0`, `load()` returns None and the numpy/torch path is used: same
-hash (`producer.hashing`), same sketch up to float64 summation order.
+The C source below is built with the system C compiler (`$CC`, else `cc`, else `gcc`) into a
+cache directory the first time a CPU sketch needs it (about a second, once per machine) and loaded
+with ctypes, which releases the GIL, so a large tensor is split over threads. `target_clones`
+picks an AVX-512 or AVX2 build at load time, so one cached library is safe on any x86-64 node.
+Without a compiler, or with `native=False` (the config's `native`, `SPECTRAL_EDGE_NATIVE=0`),
+`load()` returns None and the numpy/torch path is used: same hash (`producer.hashing`), same
+sketch up to float64 summation order. Configuration is resolved by `producer.config`, not here.
 """
 
 from __future__ import annotations
@@ -87,24 +88,27 @@ class Kernel:
 
 
 @cache
-def load() -> Kernel | None:
-    """The compiled kernel, building it on first use; None when disabled or unavailable."""
-    if os.environ.get("SPECTRAL_EDGE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+def load(native: bool = True, cache_dir: str | None = None) -> Kernel | None:
+    """The compiled kernel, built into `cache_dir` on first use; None when off or unavailable.
+
+    `cache_dir` None means `$XDG_CACHE_HOME/spectral-edge`, else `~/.cache/spectral-edge`.
+    """
+    if not native:
         return None
     try:
-        return Kernel(ctypes.CDLL(str(_library())))
+        return Kernel(ctypes.CDLL(str(_library(_cache_dir(cache_dir)))))
     except Exception as exc:
         logger.info("spectral-edge native sketch kernel unavailable (%s); using numpy/torch", exc)
         return None
 
 
-def _library() -> Path:
-    """The cached shared library, compiled from SOURCE when missing."""
+def _library(directory: Path) -> Path:
+    """The shared library cached in `directory`, compiled from SOURCE when missing."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise RuntimeError("no C compiler found")
     tag = hashlib.sha256(f"{SOURCE}{platform.machine()}{compiler}".encode()).hexdigest()[:16]
-    target = _cache_dir() / f"sketch-{tag}.so"
+    target = directory / f"sketch-{tag}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -118,9 +122,8 @@ def _library() -> Path:
     return target
 
 
-def _cache_dir() -> Path:
-    """`SPECTRAL_EDGE_CACHE`, else the XDG cache, else ~/.cache, under `spectral-edge`."""
-    explicit = os.environ.get("SPECTRAL_EDGE_CACHE")
+def _cache_dir(explicit: str | None) -> Path:
+    """`explicit`, else the XDG cache, else ~/.cache, the last two under `spectral-edge`."""
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

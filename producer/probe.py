@@ -13,6 +13,7 @@ first error is logged and the probe switches itself off.
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -66,7 +67,7 @@ def commutator_defect(model: Any, loss_fn: LossFn, batch_a: Any, batch_b: Any,
 
 def _norm(tensors: Sequence[Any]) -> float:
     """The Euclidean norm of a list of tensors taken as one vector (in float64)."""
-    return float(sum(float((t.double() ** 2).sum()) for t in tensors)) ** 0.5
+    return math.sqrt(sum(float((t.double() ** 2).sum()) for t in tensors))
 
 
 class CommutatorProbe:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from producer import kernel as native
+from producer import kernel
 from producer.hashing import codes, codes_torch, name_key
 from producer.parallel import split_run
 from producer.srht import SRHT, buckets_for
@@ -32,8 +32,9 @@ Piece = tuple[str, Any, int]
 class CountSketch:
     """`sketch(name, values, offset)` -> float64 vector of length `dim`, with no P x d matrix.
 
-    `native=None` uses the C kernel when it loads, `False` never; `threads=0` means torch's
-    intra-op thread count (or the CPU count without torch); `method` is one of METHODS.
+    `native=None` (or True) uses the C kernel when it loads, built into `cache_dir` (None: the
+    kernel's default), `False` never; `threads=0` means torch's intra-op thread count (or the CPU
+    count without torch); `method` is one of METHODS.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class CountSketch:
         *,
         cache_elements: int = CACHE_ELEMENTS,
         native: bool | None = None,
+        cache_dir: str | None = None,
         threads: int = 0,
         method: str = "countsketch-srht",
     ) -> None:
@@ -54,7 +56,7 @@ class CountSketch:
         mixed = method == "countsketch-srht"
         self.buckets = buckets_for(dim) if mixed else dim
         self._mix = SRHT(self.buckets, dim, seed) if mixed else None
-        self.kernel = native_kernel() if native is not False else None
+        self.kernel = kernel.load(native is not False, cache_dir)
         self._cache_left = cache_elements
         self._plans: dict[tuple[str, int, int, str], Any] = {}
 
@@ -149,11 +151,6 @@ class CountSketch:
             signed = acc[0::2] - acc[1::2]
             total += signed if isinstance(signed, np.ndarray) else signed.cpu().numpy()
         return total if self._mix is None else self._mix(total)
-
-
-def native_kernel() -> native.Kernel | None:
-    """The native kernel, or None (kept as a function so tests can compare both paths)."""
-    return native.load()
 
 
 def storage_identity(values: Any) -> Any:

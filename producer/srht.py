@@ -37,7 +37,8 @@ class SRHT:
 
     def __call__(self, buckets: np.ndarray) -> np.ndarray:
         """Mix one bucket vector down to d coordinates."""
-        return hadamard(buckets * self.signs)[self.rows] * self.scale
+        mixed: np.ndarray = hadamard(buckets * self.signs)[self.rows] * self.scale
+        return mixed
 
 
 def hadamard(values: np.ndarray) -> np.ndarray:
@@ -50,4 +51,5 @@ def hadamard(values: np.ndarray) -> np.ndarray:
         pairs[:, 0, :] += bottom
         pairs[:, 1, :] = top - bottom
         half *= 2
-    return out / np.sqrt(size)
+    transformed: np.ndarray = out / np.sqrt(size)
+    return transformed

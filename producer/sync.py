@@ -1,7 +1,8 @@
 """`spectral-edge sync DIR`: replay offline spool files to an analyzer, in order, exactly once.
 
 Each file is sent in record order with its original sequence numbers over one DEALER (CURVE when
-configured), at most `window` messages unacknowledged, resending the overdue. The analyzer applies
+configured), at most `window` messages unacknowledged, through a `Channel` (`producer.channel`),
+which resends the overdue on the sender thread's timer (`ResendTimer`). The analyzer applies
 each (run, rank, seq) at most once, so an interrupted or repeated sync duplicates nothing. A file
 whose every message was acknowledged is renamed `<name>.synced`; one that was not stays for the
 next sync.
@@ -9,7 +10,6 @@ next sync.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -19,12 +19,14 @@ from pathlib import Path
 import zmq
 
 from producer.buffer import Buffer
+from producer.channel import Channel
 from producer.config import ProducerConfig, resolve_config
 from producer.connection import connect_dealer
 from producer.errors import WireError
+from producer.resend import ResendTimer
 from producer.spool import SYNCED, read_frames, spool_files
 from producer.transport import POLL_MS
-from producer.wire import decode, decode_ack
+from producer.wire import decode
 
 logger = logging.getLogger(__name__)
 
@@ -69,26 +71,26 @@ def sync(
 
 
 def _replay(
-    socket: zmq.Socket, config: ProducerConfig, path: Path, timeout: float, window: int
+    socket: zmq.Socket[bytes], config: ProducerConfig, path: Path, timeout: float, window: int
 ) -> tuple[int, int]:
     """Send one file's messages in order; returns (acknowledged, total)."""
-    pending = Buffer(window + 1)
+    channel = Channel(Buffer(window + 1), ResendTimer(config.resend_after))
     records = _numbered(path)
     held = next(records, None)
-    total = acked = 0
+    offered = 0
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (held is not None or pending):
+    while time.monotonic() < deadline and (held is not None or len(channel)):
         now = time.monotonic()
-        while held is not None and len(pending) < window and _send(socket, held[1]):
-            pending.add(held[0], held[1], now)
-            total += 1
+        channel.flush(socket, now)
+        while held is not None and len(channel) < window and not channel.backlog:
+            channel.offer(socket, *held, now)
+            offered += 1
             held = next(records, None)
-        for _, frames in pending.due(now, config.resend_after):
-            _send(socket, frames)
+        channel.resend_due(socket, now)
         if socket.poll(POLL_MS, zmq.POLLIN):
-            acked += _read_acks(socket, pending)
-    unsent = (held is not None) + sum(1 for _ in records)
-    return acked, total + unsent
+            channel.read_acks(socket, time.monotonic())
+    unread = (held is not None) + sum(1 for _ in records)
+    return channel.acked, offered + unread
 
 
 def _numbered(path: Path) -> Iterator[tuple[int, list[bytes]]]:
@@ -98,22 +100,3 @@ def _numbered(path: Path) -> Iterator[tuple[int, list[bytes]]]:
             yield decode(frames).seq, frames
         except WireError as exc:
             logger.warning("spectral-edge sync skipped a bad record of %s: %s", path, exc)
-
-
-def _send(socket: zmq.Socket, frames: list[bytes]) -> bool:
-    try:
-        socket.send_multipart(frames, zmq.NOBLOCK)
-    except zmq.Again:
-        return False
-    return True
-
-
-def _read_acks(socket: zmq.Socket, pending: Buffer) -> int:
-    released = 0
-    while True:
-        try:
-            frames = socket.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return released
-        with contextlib.suppress(WireError):
-            released += pending.ack(decode_ack(frames))

@@ -2,8 +2,9 @@
 
 The training thread only enqueues (and pokes a `Wakeup` pipe). A daemon thread owns a DEALER
 socket, sleeping in a poll on it and the pipe until there is work: it numbers messages per
-(run, rank), keeps them in a `Buffer` until acknowledged, resends the overdue (timed by a
-`ResendTimer`, which backs off while the analyzer is slow or away), reads acks and sends heartbeats.
+(run, rank) and hands them to a `Channel` (`producer.channel`), which keeps them in a `Buffer` until
+acknowledged, reads acks and resends the overdue (timed by a `ResendTimer`, which backs off while
+the analyzer is slow or away); the thread also sends heartbeats.
 Closing sends FINISH and waits for the acks, up to `close_timeout`, but gives up after
 `CLOSE_QUIET` seconds without any acknowledgement (an absent analyzer costs ~1 s at exit).
 A failure inside the thread is logged once and turns the sender into a no-op: nothing here raises
@@ -26,11 +27,12 @@ from typing import Any, Protocol
 import zmq
 
 from producer.buffer import Buffer
+from producer.channel import Channel
 from producer.config import ProducerConfig
 from producer.connection import connect_dealer
 from producer.resend import ResendTimer
 from producer.wakeup import Wakeup
-from producer.wire import Kind, Message, decode_ack, encode
+from producer.wire import Kind, Message, encode
 
 logger = logging.getLogger(__name__)
 POLL_MS = 20
@@ -68,19 +70,34 @@ class Sender:
         self.heartbeat = config.heartbeat
         self.timer = ResendTimer(config.resend_after)
         self.linger_ms = config.linger_ms
-        self.sent = self.acked = self.resent = self.invalid = 0
+        self.invalid = 0
         self.failed = False
         self._buffer = Buffer(config.buffer_max, config.buffer_bytes)
+        self._channel = Channel(self._buffer, self.timer)
         self._inbox: queue.SimpleQueue[Message | _Close] = queue.SimpleQueue()
         self._wakeup = Wakeup()
         self._thread = threading.Thread(target=self._run, name=f"spectral-edge-{run}", daemon=True)
-        self._unsent: dict[int, None] = {}
         self._seq = self.base = time.time_ns() // 1000
         self._deadline: float | None = None
         self._last_beat = 0.0
         self._last_progress = 0.0
         self._closed = False
         self._warned: set[str] = set()
+
+    @property
+    def sent(self) -> int:
+        """Messages sent once (resends not counted)."""
+        return self._channel.sent
+
+    @property
+    def acked(self) -> int:
+        """Messages acknowledged."""
+        return self._channel.acked
+
+    @property
+    def resent(self) -> int:
+        """Resends of overdue messages."""
+        return self._channel.resent
 
     @property
     def dropped(self) -> int:
@@ -142,7 +159,7 @@ class Sender:
             logger.exception("spectral-edge sender stopped; monitoring continues without sending")
             self.failed = True
 
-    def _serve(self, context: zmq.Context) -> None:
+    def _serve(self, context: zmq.Context[Any]) -> None:
         socket = connect_dealer(context, self.config, min(self._buffer.max_messages, 1000))
         try:
             poller = zmq.Poller()
@@ -150,28 +167,21 @@ class Sender:
             poller.register(self._wakeup.fileno(), zmq.POLLIN)
             self._last_beat = time.monotonic()
             while not self._tick(socket):
-                busy = self._deadline is not None or self._unsent
+                busy = self._deadline is not None or self._channel.backlog
                 poller.poll(POLL_MS if busy else IDLE_POLL_MS)
                 self._wakeup.clear()
         finally:
             socket.close(linger=self.linger_ms)
 
-    def _tick(self, socket: zmq.Socket) -> bool:
+    def _tick(self, socket: zmq.Socket[bytes]) -> bool:
         """One round of the loop; True when it is time to stop."""
         now = time.monotonic()
         self._drain_inbox(socket, now)
-        self._flush(socket, now)
-        self._read_acks(socket)
-        resent = 0
-        for seq, frames in self._buffer.due(now, self.timer.timeout):
-            if seq in self._unsent:
-                continue
-            if not self._transmit(socket, frames):
-                break
-            resent += 1
-        if resent:
-            self.resent += resent
-            self.timer.expired()
+        self._channel.flush(socket, now)
+        heard = time.monotonic()
+        if self._channel.read_acks(socket, heard):
+            self._last_progress = heard
+        self._channel.resend_due(socket, now)
         if self._deadline is None and now - self._last_beat >= self.heartbeat:
             self._last_beat = now
             beat = Message(Kind.HEARTBEAT, self.run, 0, self.rank, self.world)
@@ -180,7 +190,7 @@ class Sender:
             not self._buffer or now >= self._deadline or now - self._last_progress >= CLOSE_QUIET
         )
 
-    def _drain_inbox(self, socket: zmq.Socket, now: float) -> None:
+    def _drain_inbox(self, socket: zmq.Socket[bytes], now: float) -> None:
         while True:
             try:
                 item = self._inbox.get_nowait()
@@ -192,7 +202,7 @@ class Sender:
             else:
                 self._emit(socket, item, now)
 
-    def _emit(self, socket: zmq.Socket, message: Message, now: float) -> None:
+    def _emit(self, socket: zmq.Socket[bytes], message: Message, now: float) -> None:
         """Number, encode, buffer and send one message."""
         body = message.body
         if message.kind in (Kind.HEARTBEAT, Kind.FINISH):
@@ -203,44 +213,8 @@ class Sender:
             self.invalid += 1
             self._warn_once("encode", f"spectral-edge dropped a {message.kind} message: {exc}")
             return
-        self._buffer.add(self._seq, frames, now)
-        self._unsent[self._seq] = None
+        self._channel.offer(socket, self._seq, frames, now)
         self._seq += 1
-        self._flush(socket, now)
-
-    def _flush(self, socket: zmq.Socket, now: float) -> None:
-        """Send never-sent messages in order until the socket refuses one (not yet connected)."""
-        while self._unsent:
-            seq = next(iter(self._unsent))
-            frames = self._buffer.frames(seq)
-            if frames is not None:
-                if not self._transmit(socket, frames):
-                    return
-                self._buffer.mark_sent(seq, now)
-                self.sent += 1
-            del self._unsent[seq]
-
-    def _transmit(self, socket: zmq.Socket, frames: list[bytes]) -> bool:
-        try:
-            socket.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        return True
-
-    def _read_acks(self, socket: zmq.Socket) -> None:
-        while True:
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                seqs, now = decode_ack(frames), time.monotonic()
-                for delay in self._buffer.delays(seqs, now):
-                    self.timer.sample(delay)
-                self.acked += self._buffer.ack(seqs)
-                self._last_progress = now
-            except Exception as exc:
-                self._warn_once("ack", f"spectral-edge ignored a bad acknowledgement: {exc}")
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:

@@ -179,7 +179,7 @@ def _header(frame: bytes) -> dict[str, Any]:
     if header.get("v") != PROTOCOL_VERSION:
         raise WireError("bad_version", f"version {header.get('v')!r}")
     try:
-        header["kind"] = _KINDS[header.get("kind")]
+        header["kind"] = _KINDS[header["kind"]]
     except (KeyError, TypeError):
         raise WireError("bad_kind", f"kind {header.get('kind')!r}") from None
     return header

@@ -36,7 +36,7 @@ open("/proc/self/clear_refs", "w").write("5")
 import producer
 began = time.perf_counter()
 watched = producer.watch(model, optimizer, every=1, dim=dim, endpoint="tcp://127.0.0.1:5898",
-                         close_timeout=0.5, env={})
+                         close_timeout=0.5, native=sys.argv[3] == "1", env={})
 for _ in range(3):
     optimizer.step()
 seconds = (time.perf_counter() - began) / 4
@@ -47,9 +47,9 @@ print(json.dumps({"parameters": sum(p.numel() for p in params), "before": before
 
 
 def measure(size: int, dim: int, native: bool) -> dict:
-    env = {**os.environ, "SPECTRAL_EDGE_NATIVE": "1" if native else "0", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(size), str(dim)], env=env,
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", CHILD, str(size), str(dim), "1" if native else "0"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -1,4 +1,7 @@
-"""The native kernel against the pure numpy/torch path: same hash, same sketch, same fallbacks."""
+"""The native kernel against the pure numpy/torch path: same hash, same sketch, same fallbacks.
+
+Whether it is used and where it is built come from the configuration (`native`, `cache_dir`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,14 @@ import numpy as np
 import pytest
 import torch
 
+import producer
 from producer import kernel
+from producer.config import resolve_config
 from producer.hashing import codes, codes_torch, name_key
+from producer.hooks import sketch_for
 from producer.parallel import PARALLEL_MIN
 from producer.sketch import CountSketch
+from tests.producer.conftest import tiny_model
 
 needs_kernel = pytest.mark.skipif(kernel.load() is None, reason="no C compiler for the kernel")
 
@@ -76,10 +83,31 @@ def test_strided_and_transposed_tensors() -> None:
     assert rel(sketch.sketch("f", flat), sketch.sketch("f", flat.clone())) <= 1e-12
 
 
-def test_switched_off_by_environment(fresh_kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_switched_off_by_the_configuration() -> None:
+    config = resolve_config({"SPECTRAL_EDGE_NATIVE": "0"})
+    assert config.native is False
+    assert kernel.load(config.native, config.cache_dir) is None
+    assert CountSketch(16, native=config.native).kernel is None
+    assert sketch_for(config).kernel is None
+
+
+def test_watch_threads_the_environment_to_its_sketch(tmp_path: Path) -> None:
+    model, optimizer = tiny_model()
+    env = {"SPECTRAL_EDGE_NATIVE": "off", "SPECTRAL_EDGE_SPOOL_DIR": str(tmp_path)}
+    watched = producer.watch(model, optimizer, mode="offline", env=env)
+    assert watched._snapshotter is not None
+    assert watched._snapshotter.sketch.kernel is None
+    watched.close()
+
+
+@needs_kernel
+def test_the_process_environment_is_not_read_by_the_kernel(
+    fresh_kernel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SPECTRAL_EDGE_NATIVE", "0")
-    assert kernel.load() is None
-    assert CountSketch(16).kernel is None
+    monkeypatch.setenv("SPECTRAL_EDGE_CACHE_DIR", str(tmp_path / "unused"))
+    assert kernel.load(cache_dir=str(tmp_path / "cache")) is not None
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
 
 
 def test_without_a_compiler_the_pure_path_gives_the_same_sketch(
@@ -87,18 +115,17 @@ def test_without_a_compiler_the_pure_path_gives_the_same_sketch(
 ) -> None:
     values = np.random.default_rng(5).standard_normal(10_000)
     reference = CountSketch(32, seed=4, native=False).sketch("w", values)
-    monkeypatch.setenv("SPECTRAL_EDGE_CACHE", str(tmp_path / "cache"))
+    cache = str(tmp_path / "cache")
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
-    assert kernel.load() is None
-    sketch = CountSketch(32, seed=4)
+    assert kernel.load(cache_dir=cache) is None
+    sketch = CountSketch(32, seed=4, cache_dir=cache)
     assert sketch.kernel is None
     assert np.array_equal(sketch.sketch("w", values), reference)
 
 
 @needs_kernel
-def test_kernel_builds_into_an_empty_cache(
-    fresh_kernel: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("SPECTRAL_EDGE_CACHE", str(tmp_path))
-    assert kernel.load() is not None
+def test_kernel_builds_into_an_empty_cache(fresh_kernel: None, tmp_path: Path) -> None:
+    config = resolve_config({"SPECTRAL_EDGE_CACHE_DIR": str(tmp_path)})
+    assert kernel.load(config.native, config.cache_dir) is not None
     assert [p.suffix for p in tmp_path.iterdir()] == [".so"]
+    assert sketch_for(config).kernel is kernel.load(config.native, config.cache_dir)

@@ -22,6 +22,7 @@ def test_defaults() -> None:
     )
     assert (config.heartbeat, config.buffer_max, config.resend_after) == (10.0, 10_000, 5.0)
     assert (config.linger_ms, config.close_timeout, config.run_id) == (1000, 5.0, None)
+    assert (config.native, config.cache_dir) == (True, None)
 
 
 def test_environment_overrides_defaults() -> None:
@@ -77,6 +78,9 @@ def test_blank_environment_values_are_ignored() -> None:
         ({}, {"buffer_bytes": 0}, "buffer_bytes must be >= 1"),
         ({}, {"server_key": "short"}, "server_key is not a Z85 CURVE key"),
         ({}, {"public_key": "x" * 40}, "public_key and secret_key go together"),
+        ({"SPECTRAL_EDGE_NATIVE": "maybe"}, {}, "SPECTRAL_EDGE_NATIVE='maybe' is not a boolean"),
+        ({}, {"native": 1}, "argument native=1 is not a boolean"),
+        ({}, {"cache_dir": ""}, "cache_dir must not be empty"),
     ],
 )
 def test_invalid_values_raise_config_error(env: dict, explicit: dict, match: str) -> None:
@@ -104,3 +108,19 @@ def test_distributed_and_sketch_settings_from_the_environment() -> None:
         1000,
     )
     assert ProducerConfig().method == "countsketch-srht"
+
+
+@pytest.mark.parametrize(
+    ("word", "native"),
+    [("0", False), ("off", False), (" No ", False), ("FALSE", False), ("1", True), ("on", True)],
+)
+def test_native_kernel_switch_from_the_environment(word: str, native: bool) -> None:
+    assert resolve_config({"SPECTRAL_EDGE_NATIVE": word}).native is native
+
+
+def test_kernel_settings_resolve_like_the_others() -> None:
+    env = {"SPECTRAL_EDGE_NATIVE": "0", "SPECTRAL_EDGE_CACHE_DIR": "/tmp/kernels"}
+    assert (resolve_config(env).native, resolve_config(env).cache_dir) == (False, "/tmp/kernels")
+    explicit = resolve_config(env, native=True, cache_dir="/opt/kernels")
+    assert (explicit.native, explicit.cache_dir) == (True, "/opt/kernels")
+    assert resolve_config(env, native="yes").native is True

@@ -91,6 +91,33 @@ def test_sync_without_an_analyzer_keeps_the_file(tmp_path: Path, dead_endpoint: 
     assert spool.path.exists()
 
 
+def test_sync_resends_what_is_not_acknowledged(
+    tmp_path: Path, make_router: Callable[..., Any]
+) -> None:
+    """A receiver that acknowledges only repeats: every message must be resent to complete."""
+    router = make_router(ignore_first=True)
+    spool = write_run(tmp_path, "run-resend", snapshots=3)
+    report = sync(tmp_path, endpoint=router.endpoint, window=8, timeout=2.0, env={})
+    assert report.complete and report.files == {"run-resend.rank0.msgpack": (5, 5)}
+    arrived = [m.seq for m in router.received()]
+    assert list(dict.fromkeys(arrived)) == [0, 1, 2, 3, 4]
+    assert all(arrived.count(seq) >= 2 for seq in range(5))
+    assert spool.path.with_name(spool.path.name + ".synced").exists()
+
+
+def test_sync_keeps_at_most_window_messages_unacknowledged(
+    tmp_path: Path, make_router: Callable[..., Any]
+) -> None:
+    router = make_router(ack=False)
+    spool = write_run(tmp_path, "run-window", snapshots=10)
+    report = sync(tmp_path, endpoint=router.endpoint, window=3, timeout=1.0, env={})
+    assert report.files == {"run-window.rank0.msgpack": (12, 0)}
+    arrived = [m.seq for m in router.received()]
+    assert arrived[:3] == [0, 1, 2] and set(arrived) == {0, 1, 2}
+    assert len(arrived) > 3  # the window was resent, never widened
+    assert spool.path.exists()
+
+
 def test_spectral_edge_sync_command(tmp_path: Path, make_router: Callable[..., Any]) -> None:
     """The `spectral-edge sync DIR` command replays a spool written by an offline watch."""
     router = make_router()
