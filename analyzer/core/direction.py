@@ -60,12 +60,6 @@ def stability(previous: np.ndarray, cross: np.ndarray, top: np.ndarray) -> np.nd
     return cos
 
 
-def sketch_direction(updates: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """v1 = Uᵀ top (..., d): the top right singular vector in sketch space, unit norm."""
-    v1: np.ndarray = np.einsum("...wd,...w->...d", updates, top)
-    return v1
-
-
 def cosine(previous: np.ndarray, current: np.ndarray) -> float | None:
     """|cos| between two sketch-space directions (d,); None when either is zero or missing."""
     norms = float(np.linalg.norm(previous)) * float(np.linalg.norm(current))

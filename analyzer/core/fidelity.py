@@ -61,8 +61,3 @@ def compare(sketched: np.ndarray, exact: np.ndarray, rule: str = "weighted") -> 
     k_exact = edge_indices(e, re)[rule]
     edge_error = np.abs(pick(rs, k_exact) - pick(re, k_exact)) / pick(re, k_exact)
     return Fidelity(relative.mean(axis=1), edge_error, k_sketch == k_exact)
-
-
-def compare_windows(sketched: np.ndarray, exact: np.ndarray, rule: str = "weighted") -> Fidelity:
-    """`compare` on the spectra of sketched (N, W, d) and exact (N, W, P) update windows."""
-    return compare(spectra(sketched), spectra(exact), rule)

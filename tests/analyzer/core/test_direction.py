@@ -34,8 +34,8 @@ def test_stability_from_cross_gram_equals_sketch_space_cosine() -> None:
     prev_top = direction.tops(prev_g, np.linalg.eigvalsh(prev_g)[:, -1])
     now_top = direction.tops(now_g, np.linalg.eigvalsh(now_g)[:, -1])
     got = direction.stability(prev_top, cross, now_top)
-    v_prev = direction.sketch_direction(u[:, :-1], prev_top)
-    v_now = direction.sketch_direction(u[:, 1:], now_top)
+    v_prev = np.einsum("nwd,nw->nd", u[:, :-1], prev_top)  # v1 = U^T top in sketch space
+    v_now = np.einsum("nwd,nw->nd", u[:, 1:], now_top)
     np.testing.assert_allclose(np.linalg.norm(v_now, axis=1), 1.0, rtol=1e-12)
     for i in range(n):
         expected = direction.cosine(v_prev[i], v_now[i])
