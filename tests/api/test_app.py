@@ -18,7 +18,9 @@ from analyzer.records import Alert
 from api.app import create_app
 from api.config import ApiSettings
 from tests.support.receiver import Receiver
-from tests.support.webhooks import of_alert
+from tests.support.webhooks import log_of, of_alert
+
+BACKOFF = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +31,12 @@ def redis_url(private_redis: str) -> str:
 
 @pytest.fixture
 def patient(redis_url: str) -> ApiSettings:
-    """Settings whose dispatcher waits 30 s between attempts."""
+    """Settings whose backoff may reach `BACKOFF` s (full jitter: a draw in [0, BACKOFF) s)."""
     return ApiSettings(
         redis_url=redis_url,
         webhook_timeout=2.0,
-        webhook_backoff_base=30.0,
-        webhook_backoff_cap=30.0,
+        webhook_backoff_base=BACKOFF,
+        webhook_backoff_cap=BACKOFF,
         webhook_consumer="api-test-restart",
         webhook_allow=["127.0.0.1/32"],
         open=True,
@@ -51,16 +53,24 @@ def test_restart_redelivers_what_a_stop_interrupted(
     holds: Callable[[str, Alert], bool],
 ) -> None:
     event = alert(f"test.{uuid.uuid4().hex[:12]}")
-    url = receiver.endpoint(500)
-    first = serve(create_app(patient))
-    with first, httpx.Client(base_url=first.url) as http:
-        body = {"url": url, "event_types": [event.type]}
-        assert http.post("/api/v1/webhooks", json=body).status_code == 201
+    # The jittered wait alone may be short enough to retry (and get the 200) before the stop;
+    # Retry-After is a floor on it, so the dispatcher waits exactly BACKOFF s after this 500.
+    url = receiver.endpoint((500, {"retry-after": str(int(BACKOFF))}))
+    server = serve(create_app(patient))
+    with server, httpx.Client(base_url=server.url) as http:
+        response = http.post("/api/v1/webhooks", json={"url": url, "event_types": [event.type]})
+        assert response.status_code == 201, response.text
+        sub = response.json()
         publish(event)
-        eventually(lambda: of_alert(receiver, url, event))
-        time.sleep(3.0)  # TEMP widen window
+        # The receiver records a request before answering it; the dispatcher logs the attempt
+        # after the answer, just before its backoff: from then on the stop interrupts the wait.
+        logged = eventually(lambda: log_of(http, sub))
+        assert [(d["status"], d["outcome"], d["next_delay"]) for d in logged] == [
+            (500, "retry", BACKOFF)
+        ]
         stopping = time.monotonic()
-    assert time.monotonic() - stopping < 3.0, "stop waited for the 30 s backoff"
+    assert time.monotonic() - stopping < 3.0, f"stop waited for the {BACKOFF} s backoff"
+    assert len(of_alert(receiver, url, event)) == 1
     assert holds(patient.webhook_consumer, event)
 
     with serve(create_app(patient)):
