@@ -26,11 +26,13 @@ class KStar(BaseModel):
 
 
 class WindowRecord(BaseModel):
-    """Metrics of one window of W update sketches, ending at snapshot `index` (optimizer `step`)."""
+    """Metrics of one window of W update sketches, ending at snapshot `index` (optimizer `step`);
+    `stride` s: the updates are x_i - x_(i-s) over the snapshots whose index is a multiple of s."""
 
     run_id: str
     group: str
     window: int
+    stride: int = 1
     index: int
     step: int
     sigma: list[float]
@@ -68,6 +70,7 @@ class Alert(BaseModel):
     run_id: str
     group: str
     window: int
+    stride: int = 1
     step: int
     index: int
     message: str

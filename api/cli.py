@@ -31,6 +31,13 @@ RedisUrl = Annotated[
 Bind = Annotated[str, typer.Option(help="ZeroMQ endpoint the analyzer binds for producers.")]
 Host = Annotated[str, typer.Option(help="Address the api listens on.")]
 Port = Annotated[int, typer.Option(help="Port the api listens on.")]
+Strides = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated strides s, each its own series of updates x_i - x_(i-s) "
+        "(e.g. 1,5); default: SPECTRAL_EDGE_STRIDES, else 1."
+    ),
+]
 Open = Annotated[
     bool, typer.Option("--open", help="Serve without tokens (refused unless host is loopback).")
 ]
@@ -74,11 +81,13 @@ def up(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     open_: Open = False,
+    strides: Strides = None,
 ) -> None:
     """Start the analyzer and the api together (Ctrl-C stops both)."""
     settings = api_settings(host, port, open_)
+    analyzing = analyzer_settings(bind=bind, strides=strides)
     with redis_or_embedded(redis_url) as url:
-        service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind))
+        service = AnalyzerService(analyzing.model_copy(update={"redis_url": url}))
         service.start()
         typer.echo(f"analyzer        {service.endpoint}")
         try:
@@ -97,15 +106,13 @@ def analyzer(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0: a free one).")
     ] = None,
+    strides: Strides = None,
 ) -> None:
     """Run the analyzer alone; SIGTERM or Ctrl-C finish the batch in flight, then stop."""
+    given = {"redis_cluster": redis_cluster or None, "metrics_port": metrics_port}
+    settings = analyzer_settings(bind=bind, strides=strides, **given)
     with redis_or_embedded(redis_url) as url:
-        given: dict[str, Any] = {
-            "redis_cluster": redis_cluster or None,
-            "metrics_port": metrics_port,
-        }
-        options = {k: v for k, v in given.items() if v is not None}
-        service = AnalyzerService(AnalyzerSettings(redis_url=url, bind=bind, **options))
+        service = AnalyzerService(settings.model_copy(update={"redis_url": url}))
         service.start()
         typer.echo(f"analyzer        {service.endpoint}")
         if service.metrics_port is not None:
@@ -127,6 +134,19 @@ def api_settings(host: str, port: int, open_: bool) -> ApiSettings:
     """Validated api settings; exits with a message when open mode is asked off loopback."""
     try:
         return ApiSettings(host=host, port=port, open=open_)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def analyzer_settings(strides: str | None, **given: Any) -> AnalyzerSettings:
+    """Validated analyzer settings from the options given (None: not given); exits with a
+    message when one is invalid."""
+    options = {k: v for k, v in given.items() if v is not None}
+    try:
+        if strides is not None:
+            options["strides"] = [int(s) for s in strides.split(",")]
+        return AnalyzerSettings(**options)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

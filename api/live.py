@@ -1,9 +1,10 @@
 """The live event source of one run: blocking reads of its Redis streams and sorted sets.
 
 Each turn blocks on the run's alert stream (XREAD BLOCK, at most `block` seconds), then reads what
-the sorted sets gained since the last turn: window records of every (group, W) series and logged
-scalars. Events: `metric` (a window record), `alert` and `phase` (alert records; `phase.*` types
-are phases), `scalars` (`{step, values}`), `state` (the run's lifecycle state when it changes).
+the sorted sets gained since the last turn: window records of every (group, W, stride) series and
+logged scalars. Events: `metric` (a window record, with its `stride`), `alert` and `phase` (alert
+records; `phase.*` types are phases), `scalars` (`{step, values}`), `state` (the run's lifecycle
+state when it changes).
 """
 
 from __future__ import annotations

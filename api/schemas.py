@@ -26,10 +26,11 @@ class RunStateView(BaseModel):
 
 
 class Series(BaseModel):
-    """One (group, W) metric series of a run and its latest step."""
+    """One (group, W, stride) metric series of a run and its latest step."""
 
     group: str
     window: int
+    stride: int = 1
     latest_step: int | None
 
 
@@ -46,6 +47,7 @@ class MetricHistory(BaseModel):
     run_id: str
     group: str
     window: int
+    stride: int = 1
     records: list[WindowRecord]
     downsampled: bool = False
 
@@ -56,6 +58,7 @@ class Spectrum(BaseModel):
     run_id: str
     group: str
     window: int
+    stride: int = 1
     step: int
     index: int
     sigma: list[float]
@@ -86,11 +89,12 @@ class Phase(BaseModel):
 
 
 class PhaseList(BaseModel):
-    """`GET /runs/{id}/phases`: the phases of one (group, W) series in step order."""
+    """`GET /runs/{id}/phases`: the phases of one (group, W, stride) series in step order."""
 
     run_id: str
     group: str
     window: int
+    stride: int = 1
     source: str
     phases: list[Phase]
 
@@ -121,10 +125,12 @@ class LagFlipView(BaseModel):
 
 
 class CouplingReport(BaseModel):
-    """`GET /runs/{id}/coupling`: R against a logged loss, per W of one group, and the lag flip."""
+    """`GET /runs/{id}/coupling`: R against a logged loss, per W of one (group, stride), and the
+    lag flip."""
 
     run_id: str
     group: str
+    stride: int = 1
     scalar: str
     windows: list[CouplingWindow]
     lag_flip: LagFlipView | None

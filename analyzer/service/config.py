@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EdgeRule = Literal["argmax", "weighted", "floor"]
+DEFAULT_STRIDES = (1,)  # the strides every (group, W) is computed at unless configured
+MAX_STRIDE = 1000
 
 
 class AnalyzerSettings(BaseSettings):
@@ -16,10 +18,12 @@ class AnalyzerSettings(BaseSettings):
     Timeouts in seconds: `assembly_timeout` after a snapshot's first partial sketch it is stored
     from the partials present, flagged incomplete; `gap_timeout` after a series stalls on a
     missing snapshot it skips it, flagging the spanning windows `gap`. Retention per run:
-    `keep_records` per series (run, group, W), `keep_alerts` in the run's alert stream,
+    `keep_records` per series (run, group, W, stride), `keep_alerts` in the run's alert stream,
     `keep_scalars` logged scalar rows. `batch_max` messages are drained per loop iteration.
     `curve_secret_key` (Z85) turns on CURVE; `curve_clients` lists the producers' public keys
-    admitted (empty: any producer that knows the server's public key).
+    admitted (empty: any producer that knows the server's public key). `strides`: each stride s
+    is a series of its own per (group, W), its updates x_i - x_(i-s) over the snapshots whose index
+    is a multiple of s (see `analyzer.service.series`).
     """
 
     model_config = SettingsConfigDict(env_prefix="SPECTRAL_EDGE_", extra="ignore")
@@ -28,6 +32,7 @@ class AnalyzerSettings(BaseSettings):
     redis_cluster: bool = False
     bind: str = "tcp://127.0.0.1:5555"
     windows: list[int] = Field(default_factory=lambda: [10, 20, 30])
+    strides: list[int] = Field(default_factory=lambda: list(DEFAULT_STRIDES))
     edge_rule: EdgeRule = "weighted"
     collapse_threshold: float = Field(default=1.2, gt=0)
     plateau_min: float = Field(default=1.5, ge=0)
@@ -49,4 +54,11 @@ class AnalyzerSettings(BaseSettings):
     def _valid_windows(cls, value: list[int]) -> list[int]:
         if not value or any(w < 2 or w > 1024 for w in value):
             raise ValueError("windows must be a non-empty list of lengths in 2..1024")
+        return sorted(set(value))
+
+    @field_validator("strides")
+    @classmethod
+    def _valid_strides(cls, value: list[int]) -> list[int]:
+        if not value or any(s < 1 or s > MAX_STRIDE for s in value):
+            raise ValueError(f"strides must be a non-empty list of strides in 1..{MAX_STRIDE}")
         return sorted(set(value))

@@ -51,7 +51,8 @@ def partials(run_id: str, group: str, index: int) -> str:
 
 
 def series(run_id: str, group: str) -> str:
-    """HASH of one series' state: version `v`, `frontier`, rolling Gram and detector states."""
+    """HASH of one series' state: version `v`, `frontier`, `last`, and per stride s its rolling
+    Gram, update flags, anchor and detector states (fields named by `strided`, see `series`)."""
     return _run(run_id, "series", group)
 
 
@@ -60,9 +61,16 @@ def deadlines(run_id: str) -> str:
     return _run(run_id, "deadlines")
 
 
-def metrics(run_id: str, group: str, window: int) -> str:
-    """ZSET of metric records (JSON) scored by step, trimmed to the retention limit."""
-    return _run(run_id, "metrics", group, window)
+def strided(name: str, stride: int) -> str:
+    """The name of a stride-s series' key or field: `name` for stride 1 (the names from before
+    strides existed), `name/s` otherwise."""
+    return name if stride == 1 else f"{name}/{stride}"
+
+
+def metrics(run_id: str, group: str, window: int, stride: int = 1) -> str:
+    """ZSET of metric records (JSON) scored by step, trimmed to the retention limit:
+    `...:metrics:<group>:<W>` for stride 1, `...:metrics:<group>:<W>/<s>` for stride s."""
+    return _run(run_id, "metrics", group, strided(str(window), stride))
 
 
 def metrics_match(run_id: str) -> str:
@@ -70,13 +78,17 @@ def metrics_match(run_id: str) -> str:
     return glob_literal(_run(run_id, "metrics", "")) + "*"
 
 
-def metrics_series(run_id: str, key: str) -> tuple[str, int] | None:
-    """The (group, W) of one of the run's metrics keys, or None for any other key."""
+def metrics_series(run_id: str, key: str) -> tuple[str, int, int] | None:
+    """The (group, W, stride) of one of the run's metrics keys, or None for any other key."""
     prefix = _run(run_id, "metrics", "")
     if not key.startswith(prefix):
         return None
-    group, _, window = key[len(prefix) :].rpartition(":")
-    return (group, int(window)) if group and window.isdigit() else None
+    group, _, tail = key[len(prefix) :].rpartition(":")
+    window, _, stride = tail.partition("/")
+    if not (group and window.isdecimal() and (stride or "1").isdecimal()):
+        return None
+    named = (group, int(window), int(stride or "1"))
+    return named if metrics(run_id, *named) == key else None  # the one spelling of each series
 
 
 def scalars(run_id: str) -> str:

@@ -39,8 +39,8 @@ class Reader:
         """One run's registry entry, or None when unknown."""
         return run_info(self.client.hgetall(keys.meta(run_id)))
 
-    def series(self, run_id: str) -> list[tuple[str, int]]:
-        """The (group, W) series that hold metric records, sorted."""
+    def series(self, run_id: str) -> list[tuple[str, int, int]]:
+        """The (group, W, stride) series that hold metric records, sorted."""
         found = set()
         for key in self.client.scan_iter(match=keys.metrics_match(run_id), count=1000):
             if (named := keys.metrics_series(run_id, key.decode())) is not None:
@@ -54,9 +54,10 @@ class Reader:
         window: int = 10,
         start_step: int | None = None,
         end_step: int | None = None,
+        stride: int = 1,
     ) -> list[WindowRecord]:
         """Window records of one series in step order, optionally within [start_step, end_step]."""
-        members = self.metrics_json(run_id, group, window, start_step, end_step)
+        members = self.metrics_json(run_id, group, window, start_step, end_step, stride)
         return [WindowRecord.model_validate_json(m) for m in members]
 
     def metrics_json(
@@ -66,22 +67,24 @@ class Reader:
         window: int,
         start_step: int | None = None,
         end_step: int | None = None,
+        stride: int = 1,
     ) -> list[bytes]:
         """The stored JSON of the series' records in step order, optionally in a step range."""
         low, high = _score_range(start_step, end_step)
         members: list[bytes] = self.client.zrangebyscore(
-            keys.metrics(run_id, group, window), low, high
+            keys.metrics(run_id, group, window, stride), low, high
         )
         return members
 
-    def latest(self, run_id: str, group: str, window: int) -> WindowRecord | None:
+    def latest(self, run_id: str, group: str, window: int, stride: int = 1) -> WindowRecord | None:
         """The series' record with the highest step, or None when it has none."""
-        raw = self.latest_json(run_id, group, window)
+        raw = self.latest_json(run_id, group, window, stride)
         return None if raw is None else WindowRecord.model_validate_json(raw)
 
-    def latest_json(self, run_id: str, group: str, window: int) -> bytes | None:
+    def latest_json(self, run_id: str, group: str, window: int, stride: int = 1) -> bytes | None:
         """The stored JSON of the series' record with the highest step."""
-        members: list[bytes] = self.client.zrevrange(keys.metrics(run_id, group, window), 0, 0)
+        key = keys.metrics(run_id, group, window, stride)
+        members: list[bytes] = self.client.zrevrange(key, 0, 0)
         return members[0] if members else None
 
     def scalars(

@@ -159,19 +159,20 @@ def advance_call(
     version: int,
     state: dict[str, bytes],
     consumed: list[int],
-    records: dict[int, list[tuple[int, bytes]]],
+    records: dict[tuple[int, int], list[tuple[int, bytes]]],
     alerts: list[str],
     limits: Limits,
 ) -> Call:
-    """`advance.lua`: CAS a series from `version`, with its records (by W) and alert JSONs."""
-    lengths = sorted(records)
+    """`advance.lua`: CAS a series from `version`, with its records (by (W, stride)) and alert
+    JSONs: every stride of the series in one compare-and-set."""
+    series = sorted(records)
     script_keys = [
         keys.series(run_id, group),
         keys.snapshots(run_id, group),
         keys.deadlines(run_id),
         keys.run_alerts(run_id),
         keys.outbox(run_id),
-        *(keys.metrics(run_id, group, w) for w in lengths),
+        *(keys.metrics(run_id, group, w, s) for w, s in series),
     ]
     args: list[Any] = [
         version,
@@ -182,13 +183,13 @@ def advance_call(
         len(state),
         len(consumed),
         len(alerts),
-        *(len(records[w]) for w in lengths),
+        *(len(records[named]) for named in series),
     ]
     for name, value in state.items():
         args += [name, value]
     args += [*consumed, *alerts]
-    for w in lengths:
-        for step, doc in records[w]:
+    for named in series:
+        for step, doc in records[named]:
             args += [step, doc]
     return Call("advance", script_keys, args)
 

@@ -2,13 +2,25 @@
 
 Snapshots may arrive in any order; the series consumes them strictly in index order from its
 `frontier` (the last consumed index), so every window is produced once, by the advance that
-consumes its last snapshot, from the same state whatever the arrival order or batching. Update u_i
-is x_i - x_prev; one rolling Gram of the longest window length plus one serves every length W:
-its trailing W x W block is the window's Gram, the block one row up its cross Gram U_prev Uᵀ.
+consumes its last snapshot, from the same state whatever the arrival order or batching.
 A missing snapshot stalls the series until it arrives or its gap deadline passes; then the series
-skips it (`skip=True`), the spanning update is flagged `gap`, and so is every window containing it
-(a series whose first snapshots never came simply starts later). Updates touching an incomplete
-(timed-out, partly assembled) snapshot are flagged `incomplete`.
+skips it (`skip=True`) (a series whose first snapshots never came simply starts later).
+
+Strides: sketches are linear, so each stride s of `strides` is a series of its own (a `Lane`)
+formed from the same stream. A stride-s lane uses only the consumed snapshots whose index is a
+multiple of s (non-overlapping deltas, like checkpoints s snapshots apart): its update at such an
+index i is u_i = x_i - x_j, j the previous consumed multiple of s (the lane's `anchor`); stride 1
+is x_i - x_prev. An update that spans a skipped multiple of s (j < i - s) is flagged `gap`, and
+so is every window containing it; an update touching an incomplete (timed-out, partly assembled)
+snapshot x_i or x_j is flagged `incomplete`. Each lane keeps one rolling Gram of the longest window
+length plus one, which serves every length W: its trailing W x W block is the window's Gram, the
+block one row up its cross Gram U_prev Uᵀ. Each (W, stride) has its own window records, detector
+states and direction-stability chain.
+
+State fields (`to_fields`): `frontier`, `last`, and per lane, named by `keys.strided` (stride 1
+keeps the names from before strides: `gram`, `marks`, `det:<W>`; stride s uses `gram/<s>`,
+`marks/<s>`, `det:<W>/<s>`), plus for s > 1 its anchor `anchor/<s>` (snapshot) and `at/<s>`
+(its index); the stride-1 anchor is `last` at `frontier`.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from analyzer.core.gram import RollingGram
 from analyzer.errors import StateError
 from analyzer.service import assembly
 from analyzer.service.assembly import GAP, Snapshot
+from analyzer.service.keys import strided
 
 _CANCEL = 1e-6  # drift check of spectrum.batch_metrics' refinement (sum of updates cancels)
 _COLUMNS = ("sigma", "ratios", "edge_ratio", "gap", "g23", "energy", "k95", "drift_speed")
@@ -34,10 +47,10 @@ _FIELDS = (*_COLUMNS, "k_star", "direction_stability", "flags")  # a record's me
 class Due(NamedTuple):
     """A window ready to evaluate, captured right after the push that completed it.
 
-    `block` is the Gram of the last (up to W_max + 1) updates at that push; `history[:stop]` holds
-    the updates so far in this advance (preceded by those the rolling Gram held before it).
-    `previous` is the `top` remembered one push before (set for the first window of its length
-    in an advance; later ones chain to the window before them).
+    `block` is the Gram of the lane's last (up to W_max + 1) updates at that push;
+    `history[:stop]` holds the lane's updates so far in this advance (preceded by those its
+    rolling Gram held before it). `previous` is the `top` remembered one push before (set for the
+    first window of its (W, stride) in an advance; later ones chain to the window before them).
     """
 
     length: int
@@ -48,6 +61,7 @@ class Due(NamedTuple):
     stop: int
     previous: np.ndarray | None
     flags: tuple[str, ...]
+    stride: int = 1
 
     @property
     def gram(self) -> np.ndarray:
@@ -66,92 +80,169 @@ class Due(NamedTuple):
 
 
 @dataclass
-class Series:
-    """The consumed prefix of one series: frontier, last snapshot, rolling Gram, update flags."""
+class Lane:
+    """One stride of a series: its anchor (last used snapshot), rolling Gram, update flags and
+    detector states by W."""
 
-    lengths: tuple[int, ...]
-    frontier: int = -1
-    last: Snapshot | None = None
+    stride: int
+    at: int = -1
+    anchor: Snapshot | None = None
     rolling: RollingGram | None = None
     marks: list[list[str]] = field(default_factory=list)
     detectors: dict[int, bytes] = field(default_factory=dict)
+
+    def push(
+        self, index: int, snapshot: Snapshot, lengths: tuple[int, ...], history: list[np.ndarray]
+    ) -> list[Due]:
+        """Use snapshot `index` (a multiple of the stride): its update and the windows it ends."""
+        at, anchor, self.at, self.anchor = self.at, self.anchor, index, snapshot
+        if anchor is None:
+            return []
+        rolling = self.rolling
+        if rolling is None:
+            rolling = self.rolling = RollingGram(max(lengths) + 1, anchor.x.size)
+        update = snapshot.x - anchor.x
+        rolling.push(update)
+        history.append(update)
+        flags = snapshot.flags | anchor.flags
+        self.marks.append(sorted(flags | {GAP}) if at < index - self.stride else sorted(flags))
+        del self.marks[: -max(lengths)]
+        block, stop, count = rolling.gram(), len(history), rolling.count
+        step, marks, s = snapshot.step, self.marks, self.stride
+        return [
+            Due(
+                w, index, step, block, history, stop, rolling.previous_top(w), _union(marks[-w:]), s
+            )
+            for w in lengths
+            if count >= w
+        ]
+
+    def to_fields(self) -> dict[str, bytes]:
+        """The lane's HASH fields."""
+        s = self.stride
+        fields = {strided("marks", s): json.dumps(self.marks).encode()}
+        if s != 1 and self.anchor is not None:  # stride 1's are the series' `frontier`, `last`
+            at, anchor = _anchor_fields(s)
+            fields.update({at: str(self.at).encode(), anchor: assembly.pack(self.anchor)})
+        if self.rolling is not None:
+            fields[strided("gram", s)] = self.rolling.to_bytes()
+        fields.update({f"det:{strided(str(w), s)}": v for w, v in self.detectors.items()})
+        return fields
+
+    @classmethod
+    def from_fields(cls, stride: int, get: Mapping[str, bytes]) -> Lane:
+        """Restore a lane from its series' decoded HASH fields."""
+        s = stride
+        at, anchor = _anchor_fields(s)
+        gram = get.get(strided("gram", s))
+        detectors = {}
+        for name, state in get.items():
+            window, _, of = name.removeprefix("det:").partition("/")
+            if name.startswith("det:") and int(of or "1") == s:
+                detectors[int(window)] = state
+        return cls(
+            stride=s,
+            at=int(get.get(at, b"-1")),
+            anchor=assembly.unpack(get[anchor]) if anchor in get else None,
+            rolling=RollingGram.from_bytes(gram) if gram is not None else None,
+            marks=json.loads(get.get(strided("marks", s), b"[]")),
+            detectors=detectors,
+        )
+
+
+def _anchor_fields(stride: int) -> tuple[str, str]:
+    """The fields of a lane's anchor index and snapshot: stride 1's are the series' own."""
+    return ("frontier", "last") if stride == 1 else (f"at/{stride}", f"anchor/{stride}")
+
+
+@dataclass
+class Series:
+    """The consumed prefix of one series: frontier, last snapshot, and one `Lane` per stride."""
+
+    lengths: tuple[int, ...]
+    strides: tuple[int, ...] = (1,)
+    frontier: int = -1
+    last: Snapshot | None = None
+    lanes: dict[int, Lane] = field(default_factory=dict)
     version: int = 0
+
+    def __post_init__(self) -> None:
+        self.lanes = {s: self.lanes.get(s) or Lane(s) for s in sorted(self.strides)}
 
     def advance(
         self, pending: Mapping[int, Snapshot], skip: bool = False
     ) -> tuple[list[int], list[Due]]:
-        """Consume the pending snapshots continuing the frontier (`skip`: over one hole)."""
+        """Consume the pending snapshots continuing the frontier (`skip`: over one hole).
+
+        The windows come lane by lane (stride order), each lane's in index order.
+        """
         consumed: list[int] = []
-        due: list[Due] = []
-        history = list(self.rolling.updates()) if self.rolling is not None else []
+        due: dict[int, list[Due]] = {s: [] for s in self.lanes}
+        history: dict[int, list[np.ndarray]] = {}
         while True:
             index = self.frontier + 1
-            gap = index not in pending
-            if gap:
+            if index not in pending:
                 later = [i for i in pending if i > self.frontier]
                 if not (skip and later):
-                    return consumed, due
+                    return consumed, [d for lane in due.values() for d in lane]
                 index, skip = min(later), False
             consumed.append(index)
-            due += self._push(index, pending[index], gap, history)
+            self._push(index, pending[index], history, due)
 
     def _push(
-        self, index: int, snapshot: Snapshot, gap: bool, history: list[np.ndarray]
-    ) -> list[Due]:
+        self,
+        index: int,
+        snapshot: Snapshot,
+        history: dict[int, list[np.ndarray]],
+        due: dict[int, list[Due]],
+    ) -> None:
         last, self.last, self.frontier = self.last, snapshot, index
-        if last is None:
-            return []
-        if snapshot.x.size != last.x.size:
+        if last is not None and snapshot.x.size != last.x.size:
             raise StateError(f"snapshot {index} has d={snapshot.x.size}, the series {last.x.size}")
-        rolling = self.rolling
-        if rolling is None:
-            rolling = self.rolling = RollingGram(max(self.lengths) + 1, last.x.size)
-        update = snapshot.x - last.x
-        rolling.push(update)
-        history.append(update)
-        flags = snapshot.flags | last.flags
-        self.marks.append(sorted(flags | {GAP}) if gap else sorted(flags))
-        del self.marks[: -max(self.lengths)]
-        block, stop, count = rolling.gram(), len(history), rolling.count
-        step, marks = snapshot.step, self.marks
-        return [
-            Due(w, index, step, block, history, stop, rolling.previous_top(w), _union(marks[-w:]))
-            for w in self.lengths
-            if count >= w
-        ]
+        for s, lane in self.lanes.items():
+            if index % s == 0:
+                if s not in history:  # the updates the lane's rolling Gram held before
+                    history[s] = list(lane.rolling.updates()) if lane.rolling is not None else []
+                due[s] += lane.push(index, snapshot, self.lengths, history[s])
 
     def remember(self, dues: list[Due], tops: list[np.ndarray | None]) -> None:
-        """Keep the last window's `top` per length for the next advance's direction stability."""
+        """Keep each lane's last window's `top` per length for the next advance's direction
+        stability."""
         for due, top in zip(dues, tops, strict=True):
-            if self.rolling is not None and due.end == self.frontier and top is not None:
-                self.rolling.remember(top)
+            lane = self.lanes[due.stride]
+            if lane.rolling is not None and due.end == lane.at and top is not None:
+                lane.rolling.remember(top)
 
     def to_fields(self) -> dict[str, bytes]:
         """The state as Redis HASH fields (version excluded: the CAS script owns it)."""
-        fields = {"frontier": str(self.frontier).encode(), "marks": json.dumps(self.marks).encode()}
+        fields = {"frontier": str(self.frontier).encode()}
         if self.last is not None:
             fields["last"] = assembly.pack(self.last)
-        if self.rolling is not None:
-            fields["gram"] = self.rolling.to_bytes()
-        fields.update({f"det:{w}": state for w, state in self.detectors.items()})
+        for lane in self.lanes.values():
+            fields.update(lane.to_fields())
         return fields
 
     @classmethod
-    def from_fields(cls, lengths: tuple[int, ...], fields: Mapping[bytes, bytes]) -> Series:
+    def from_fields(
+        cls,
+        lengths: tuple[int, ...],
+        fields: Mapping[bytes, bytes],
+        strides: tuple[int, ...] = (1,),
+    ) -> Series:
         """Restore a series from its HASH (an empty mapping is a new series)."""
         get = {k.decode(): v for k, v in fields.items()}
         try:
-            return cls(
+            series = cls(
                 lengths=lengths,
+                strides=strides,
                 frontier=int(get.get("frontier", b"-1")),
                 last=assembly.unpack(get["last"]) if "last" in get else None,
-                rolling=RollingGram.from_bytes(get["gram"]) if "gram" in get else None,
-                marks=json.loads(get.get("marks", b"[]")),
-                detectors={int(k[4:]): v for k, v in get.items() if k.startswith("det:")},
                 version=int(get.get("v", b"0")),
             )
+            series.lanes = {s: Lane.from_fields(s, get) for s in series.lanes}
         except (ValueError, KeyError) as exc:
             raise StateError(f"unreadable series state: {exc}") from None
+        return series
 
 
 class Evaluated(NamedTuple):
@@ -188,8 +279,9 @@ def evaluate_windows(groups: list[list[Due]], rule: str) -> list[list[Evaluated]
 
 
 def _previous(items: list[tuple[int, int, Due]], top: np.ndarray) -> np.ndarray:
-    """Each row's previous `top`: the row before it of the same series, else `due.previous`."""
-    owner = [g for g, _, _ in items]
+    """Each row's previous `top`: the row before it of the same series and stride (their rows
+    are adjacent: `Series.advance` yields them lane by lane), else `due.previous`."""
+    owner = [(g, due.stride) for g, _, due in items]
     first = [i for i, g in enumerate(owner) if i == 0 or owner[i - 1] != g]
     chained = np.ones(len(items), dtype=bool)
     chained[first] = False

@@ -3,8 +3,8 @@
 A `SeriesBank` keeps each series' state (`series.Series`) and the snapshots this analyzer applied
 but the series has not consumed, so the usual advance reads nothing from Redis. Every advance is
 a compare-and-set on the series' version (`advance.lua`) that writes the new state, the window
-records, the detector states and their alerts at once: a window is stored exactly once even with
-several analyzers. A lost race, or a next snapshot only Redis knows, reloads the series from Redis.
+records, the detector states and their alerts at once, for every (W, stride) of the series: a
+window is stored exactly once even with several analyzers. A lost race, or a next snapshot only Redis knows, reloads the series from Redis.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import orjson
 from analyzer.core.detectors import DetectorEvent, ScalarDetectors, SeriesDetectors
 from analyzer.errors import StateError
 from analyzer.records import Alert, WindowRecord
-from analyzer.service import assembly
+from analyzer.service import assembly, keys
 from analyzer.service.assembly import Snapshot
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.prometheus import Counters
@@ -43,6 +43,7 @@ class _View:
     """The attributes of a `WindowRecord` the detector banks read, without building one."""
 
     window: int
+    stride: int
     index: int
     step: int
     edge_ratio: float
@@ -65,6 +66,7 @@ class SeriesBank:
     def __init__(self, store: Store, settings: AnalyzerSettings, counters: Counters) -> None:
         self.store, self.settings, self.counters = store, settings, counters
         self.lengths = tuple(settings.windows)
+        self.strides = tuple(settings.strides)
         self._cache: dict[Key, Series] = {}
         self._pending: dict[Key, dict[int, Snapshot]] = {}
         self._held = 0
@@ -127,7 +129,7 @@ class SeriesBank:
         if not reload and key in self._cache:
             return self._cache[key], local
         fields, stored = self.store.load(*key)
-        series = Series.from_fields(self.lengths, fields)
+        series = Series.from_fields(self.lengths, fields, self.strides)
         self._cache[key] = series
         local.update({int(i): assembly.unpack(blob) for i, blob in stored.items()})
         self._held += sum(len(blob) for blob in stored.values())
@@ -147,42 +149,50 @@ class SeriesBank:
 
     def _call(self, plan: _Plan, evaluated: list[Evaluated], now: float, limits: Limits) -> Call:
         (run_id, group), series = plan.key, plan.series
-        records: dict[int, list[tuple[int, bytes]]] = {}
+        records: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
         alerts: list[str] = []
-        banks: dict[int, SeriesDetectors] = {}
+        banks: dict[tuple[int, int], SeriesDetectors] = {}
         for due, (fields, _) in zip(plan.dues, evaluated, strict=True):
-            doc = {"run_id": run_id, "group": group, "window": due.length, "index": due.end,
+            w, s = where = due.length, due.stride
+            doc = {"run_id": run_id, "group": group, "window": w, "stride": s, "index": due.end,
                    "step": due.step, **fields}  # fmt: skip
-            records.setdefault(due.length, []).append((due.step, orjson.dumps(doc)))
-            bank = banks.get(due.length) or self._detectors(series, due.length)
-            banks[due.length] = bank
-            view = _View(due.length, due.end, due.step, fields["edge_ratio"], fields["g23"],
+            records.setdefault(where, []).append((due.step, orjson.dumps(doc)))
+            bank = banks.get(where) or self._detectors(series, where)
+            banks[where] = bank
+            view = _View(w, s, due.end, due.step, fields["edge_ratio"], fields["g23"],
                          _KStar(**fields["k_star"]))  # fmt: skip
             record = cast(WindowRecord, view)  # the banks read these attributes only
             for event in bank.update(record):
-                alerts.append(alert_json(run_id, group, due.length, event, now))
+                alerts.append(alert_json(run_id, group, w, event, now, stride=s))
                 plan.events.append(event.type)
-        series.detectors.update({w: bank.to_bytes() for w, bank in banks.items()})
+        for (w, s), bank in banks.items():
+            series.lanes[s].detectors[w] = bank.to_bytes()
         series.remember(plan.dues, [e.top for e in evaluated])
         return advance_call(run_id, group, series.version, series.to_fields(), plan.consumed,
                             records, alerts, limits)  # fmt: skip
 
-    def _detectors(self, series: Series, length: int) -> SeriesDetectors:
-        raw = series.detectors.get(length)
+    def _detectors(self, series: Series, where: tuple[int, int]) -> SeriesDetectors:
+        length, stride = where
+        raw = series.lanes[stride].detectors.get(length)
         if raw is None:
             return SeriesDetectors.from_settings(self.settings)
         return SeriesDetectors.from_bytes(raw)
 
 
-def alert_json(run_id: str, group: str, window: int, event: DetectorEvent, now: float) -> str:
-    """The alert document of a detector event; its id is derived from where and what fired."""
-    where = f"{run_id}\0{group}\0{window}\0{event.index}\0{event.type}\0{event.detector}"
+def alert_json(
+    run_id: str, group: str, window: int, event: DetectorEvent, now: float, stride: int = 1
+) -> str:
+    """The alert document of a detector event; its id is derived from where and what fired
+    (the series named `W` for stride 1, as before strides, `W/s` for stride s)."""
+    series = keys.strided(str(window), stride)
+    where = f"{run_id}\0{group}\0{series}\0{event.index}\0{event.type}\0{event.detector}"
     return Alert(
         id=f"al_{hashlib.sha256(where.encode()).hexdigest()[:24]}",
         type=event.type,
         run_id=run_id,
         group=group,
         window=window,
+        stride=stride,
         step=event.step,
         index=event.index,
         message=event.message,

@@ -10,7 +10,7 @@ from api import analysis
 from api.auth import READ
 from api.deps import ReaderDep
 from api.routes.runs import RunId, existing_run
-from api.routes.series import Group, Window
+from api.routes.series import Group, Stride, Window
 from api.schemas import CouplingReport, PhaseList
 
 router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["analysis"], dependencies=[READ])
@@ -23,16 +23,20 @@ def run_phases(
     group: Group = "all",
     window: Window = 10,
     source: Annotated[Literal["reference", "events"], Query()] = "reference",
+    stride: Stride = 1,
 ) -> PhaseList:
     """Rise, plateau and collapse of a series: the retrospective rule, or the live events."""
     existing_run(reader, run_id)
     if source == "reference":
-        phases = analysis.reference(reader.metrics(run_id, group, window))
+        phases = analysis.reference(reader.metrics(run_id, group, window, stride=stride))
     else:
-        mine = [a for a in reader.run_alerts(run_id) if (a.group, a.window) == (group, window)]
-        latest = reader.latest(run_id, group, window)
+        where = (group, window, stride)
+        mine = [a for a in reader.run_alerts(run_id) if (a.group, a.window, a.stride) == where]
+        latest = reader.latest(run_id, group, window, stride)
         phases = analysis.from_events(mine, latest.step if latest else None)
-    return PhaseList(run_id=run_id, group=group, window=window, source=source, phases=phases)
+    return PhaseList(
+        run_id=run_id, group=group, window=window, stride=stride, source=source, phases=phases
+    )
 
 
 @router.get("/coupling")
@@ -43,18 +47,22 @@ def run_coupling(
     scalar: Annotated[str, Query(min_length=1, max_length=64)] = "val_loss",
     max_lag: Annotated[int, Query(ge=0, le=50)] = 5,
     max_order: Annotated[int, Query(ge=1, le=10)] = 2,
+    stride: Stride = 1,
 ) -> CouplingReport:
-    """Lagged correlation and Granger test of R with a logged scalar for every W of a group."""
+    """Lagged correlation and Granger test of R with a logged scalar for every W of a group
+    (at one stride)."""
     existing_run(reader, run_id)
     loss = [
         (int(p["step"]), float(v))
         for p in reader.scalars(run_id)
         if isinstance(v := p.get("values", {}).get(scalar), int | float) and not isinstance(v, bool)
     ]
-    windows = [w for g, w in reader.series(run_id) if g == group]
+    windows = [w for g, w, s in reader.series(run_id) if (g, s) == (group, stride)]
     results = [
-        analysis.couple(reader.metrics(run_id, group, w), loss, max_lag, max_order) for w in windows
+        analysis.couple(reader.metrics(run_id, group, w, stride=stride), loss, max_lag, max_order)
+        for w in windows
     ]
+    flip = analysis.flip(results)
     return CouplingReport(
-        run_id=run_id, group=group, scalar=scalar, windows=results, lag_flip=analysis.flip(results)
+        run_id=run_id, group=group, stride=stride, scalar=scalar, windows=results, lag_flip=flip
     )

@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query, Response
 
 from analyzer.records import WindowRecord
+from analyzer.service.config import MAX_STRIDE
 from analyzer.service.reader import Reader
 from api.auth import READ
 from api.deps import ReaderDep
@@ -19,6 +20,9 @@ router = APIRouter(prefix="/api/v1/runs/{run_id}", tags=["metrics"], dependencie
 
 Group = Annotated[str, Query(min_length=1, max_length=128)]
 Window = Annotated[int, Query(ge=2, le=1024)]
+Stride = Annotated[
+    int, Query(ge=1, le=MAX_STRIDE, description="updates x_i - x_(i-s) over every s-th snapshot")
+]
 Step = Annotated[int | None, Query(ge=0)]
 T = TypeVar("T")
 Downsample = Annotated[
@@ -32,10 +36,11 @@ def check_range(start_step: int | None, end_step: int | None) -> None:
         raise ApiError(400, "INVALID_PARAMETER_VALUE", "start_step must be <= end_step")
 
 
-def no_series(reader: Reader, run_id: str, group: str, window: int) -> ApiError:
+def no_series(reader: Reader, run_id: str, group: str, window: int, stride: int = 1) -> ApiError:
     """The 404 of a missing series (a missing run raises its own 404 here)."""
     existing_run(reader, run_id)
-    return not_found(f"metrics of run {run_id!r}, group {group!r}, W={window}")
+    where = f"W={window}" if stride == 1 else f"W={window}, stride={stride}"
+    return not_found(f"metrics of run {run_id!r}, group {group!r}, {where}")
 
 
 def downsample(records: list[T], points: int) -> list[T]:
@@ -53,14 +58,13 @@ def _json(body: bytes) -> Response:
 
 @router.get("/series")
 def list_series(run_id: RunId, reader: ReaderDep) -> SeriesList:
-    """The run's (group, W) metric series with their latest step."""
+    """The run's (group, W, stride) metric series with their latest step."""
     existing_run(reader, run_id)
     found = []
-    for group, window in reader.series(run_id):
-        latest = reader.latest(run_id, group, window)
-        found.append(
-            Series(group=group, window=window, latest_step=latest.step if latest else None)
-        )
+    for group, window, stride in reader.series(run_id):
+        latest = reader.latest(run_id, group, window, stride)
+        step = latest.step if latest else None
+        found.append(Series(group=group, window=window, stride=stride, latest_step=step))
     return SeriesList(run_id=run_id, series=found)
 
 
@@ -73,14 +77,15 @@ def run_metrics(
     start_step: Step = None,
     end_step: Step = None,
     downsample_to: Annotated[Downsample, Query(alias="downsample")] = None,
+    stride: Stride = 1,
 ) -> Response:
-    """Window records of one (group, W) series, full resolution unless `downsample` is given."""
+    """Window records of one (group, W, stride) series, full resolution unless `downsample`."""
     check_range(start_step, end_step)
-    members = reader.metrics_json(run_id, group, window, start_step, end_step)
+    members = reader.metrics_json(run_id, group, window, start_step, end_step, stride)
     if not members:
         existing_run(reader, run_id)
     thinned = downsample(members, downsample_to) if downsample_to else members
-    head = {"run_id": run_id, "group": group, "window": window}
+    head = {"run_id": run_id, "group": group, "window": window, "stride": stride}
     flag = b"true" if len(thinned) < len(members) else b"false"
     body = json.dumps(head).encode()[:-1] + b', "records": [' + b",".join(thinned)
     return _json(body + b'], "downsampled": ' + flag + b"}")
@@ -88,23 +93,23 @@ def run_metrics(
 
 @router.get("/metrics/latest", response_model=WindowRecord)
 def latest_metrics(
-    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10
+    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10, stride: Stride = 1
 ) -> Response:
     """The series' most recent window record."""
-    raw = reader.latest_json(run_id, group, window)
+    raw = reader.latest_json(run_id, group, window, stride)
     if raw is None:
-        raise no_series(reader, run_id, group, window)
+        raise no_series(reader, run_id, group, window, stride)
     return _json(raw)
 
 
 @router.get("/spectrum")
 def latest_spectrum(
-    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10
+    run_id: RunId, reader: ReaderDep, group: Group = "all", window: Window = 10, stride: Stride = 1
 ) -> Spectrum:
     """The singular values and edge of the series' latest window."""
-    record = reader.latest(run_id, group, window)
+    record = reader.latest(run_id, group, window, stride)
     if record is None:
-        raise no_series(reader, run_id, group, window)
+        raise no_series(reader, run_id, group, window, stride)
     return Spectrum.model_validate(record.model_dump(include=set(Spectrum.model_fields)))
 
 

@@ -5,8 +5,8 @@ const API = "/api/v1";
 const SIGMAS = 8;
 const PHASE_COLORS = {rise: "rgba(37,99,235,.10)", plateau: "rgba(22,163,74,.12)",
   collapse: "rgba(220,38,38,.12)"};
-const view = {run: null, series: null, records: [], scalars: [], alerts: [], phases: [],
-  stream: null, pending: false};
+const view = {run: null, series: null, stride: "1", records: [], scalars: [], alerts: [],
+  phases: [], stream: null, pending: false};
 
 function token() { return localStorage.getItem("se-token") || ""; }
 
@@ -48,7 +48,7 @@ async function loadRuns() {
   return runs;
 }
 
-async function selectRun(runId, seriesKey) {
+async function selectRun(runId, seriesKey, stride) {
   closeStream();
   view.run = runId;
   for (const tr of document.querySelectorAll("#runs tbody tr")) {
@@ -58,8 +58,13 @@ async function selectRun(runId, seriesKey) {
   document.getElementById("run-title").textContent = runId;
   const listed = (await getJSON(`/runs/${encodeURIComponent(runId)}/series`)).series;
   const select = document.getElementById("series");
-  select.replaceChildren(...listed.map((s) => new Option(`${s.group}  W=${s.window}`,
+  const pairs = [...new Map(listed.map((s) => [`${s.group}|${s.window}`, s])).values()];
+  select.replaceChildren(...pairs.map((s) => new Option(`${s.group}  W=${s.window}`,
     `${s.group}|${s.window}`)));
+  const strides = [...new Set(listed.map((s) => s.stride))].sort((a, b) => a - b);
+  document.getElementById("stride").replaceChildren(...strides.map((s) => new Option(s, s)));
+  view.stride = String(stride || (strides.includes(1) ? 1 : strides[0] || 1));
+  document.getElementById("stride").value = view.stride;
   const wanted = seriesKey || (listed.find((s) => s.group === "all") || listed[0]);
   view.series = typeof wanted === "string" ? wanted : wanted && `${wanted.group}|${wanted.window}`;
   if (view.series) select.value = view.series;
@@ -67,14 +72,24 @@ async function selectRun(runId, seriesKey) {
   openStream();
 }
 
+// The query of the shown (group, W, stride) series.
+function shown() {
+  const [group, window] = view.series ? view.series.split("|") : ["all", "10"];
+  return {group, window, stride: view.stride};
+}
+
+function inView(doc) {
+  const {group, window, stride} = shown();
+  return doc.group === group && String(doc.window) === window && String(doc.stride ?? 1) === stride;
+}
+
 async function loadRun() {
   const run = encodeURIComponent(view.run);
-  const [group, window] = view.series ? view.series.split("|") : ["all", "10"];
   const [metrics, scalars, alerts, phases] = await Promise.all([
-    view.series ? getJSON(`/runs/${run}/metrics`, {group, window}) : {records: []},
+    view.series ? getJSON(`/runs/${run}/metrics`, shown()) : {records: []},
     getJSON(`/runs/${run}/scalars`),
     getJSON(`/runs/${run}/alerts`, {max_results: 1000}),
-    getJSON(`/runs/${run}/phases`, {group, window}),
+    getJSON(`/runs/${run}/phases`, shown()),
   ]);
   view.records = metrics.records; view.scalars = scalars.points;
   view.alerts = alerts.alerts.reverse(); view.phases = phases.phases;
@@ -95,8 +110,7 @@ function render() {
     if (points.length) sigmas.push({name: `sigma_${i + 1}`, points});
   }
   drawChart(document.getElementById("chart-spectrum"), {series: sigmas, logY: true});
-  const series = view.series ? view.series.split("|") : [];
-  const mine = view.alerts.filter((a) => a.group === series[0] && String(a.window) === series[1]);
+  const mine = view.alerts.filter(inView);
   drawChart(document.getElementById("chart-edge"), {
     series: [{name: "R = sigma_k* / sigma_k*+1", points: recs.map((r) => [r.step, r.edge_ratio])}],
     shades: view.phases.map((p) => ({x0: p.start_step, x1: p.end_step ?? undefined,
@@ -116,7 +130,8 @@ function render() {
   ], logY: true});
   document.getElementById("alerts").replaceChildren(...view.alerts.slice(-50).reverse().map((a) => {
     const li = document.createElement("li");
-    li.textContent = `step ${a.step} ${a.type} (${a.group}, W=${a.window}): ${a.message}`;
+    const s = (a.stride ?? 1) === 1 ? "" : `, stride=${a.stride}`;
+    li.textContent = `step ${a.step} ${a.type} (${a.group}, W=${a.window}${s}): ${a.message}`;
     return li;
   }));
 }
@@ -127,8 +142,7 @@ function schedule() {
 
 function onEvent(name, data) {
   const doc = JSON.parse(data);
-  const series = view.series ? view.series.split("|") : [];
-  if (name === "metric" && doc.group === series[0] && String(doc.window) === series[1]) {
+  if (name === "metric" && inView(doc)) {
     view.records.push(doc);
   } else if (name === "scalars") {
     view.scalars.push(doc);
@@ -142,9 +156,7 @@ function onEvent(name, data) {
 }
 
 async function loadPhases() {
-  const [group, window] = view.series.split("|");
-  view.phases = (await getJSON(`/runs/${encodeURIComponent(view.run)}/phases`,
-    {group, window})).phases;
+  view.phases = (await getJSON(`/runs/${encodeURIComponent(view.run)}/phases`, shown())).phases;
   schedule();
 }
 
@@ -202,7 +214,9 @@ async function start() {
     location.reload();
   });
   document.getElementById("series").addEventListener("change", (e) =>
-    selectRun(view.run, e.target.value));
+    selectRun(view.run, e.target.value, view.stride));
+  document.getElementById("stride").addEventListener("change", (e) =>
+    selectRun(view.run, view.series, e.target.value));
   try {
     const runs = await loadRuns();
     const wanted = new URLSearchParams(location.search).get("run") || (runs[0] && runs[0].run_id);

@@ -36,7 +36,8 @@ def iso(timestamp: float) -> str:
 def title(alert: Alert, project: str | None) -> str:
     """One line naming the alert, its run and where it fired."""
     where = f"{project}/{alert.run_id}" if project else alert.run_id
-    return f"{alert.type} in {where} ({alert.group}, W={alert.window}) at step {alert.step}"
+    series = f"W={alert.window}" + (f", stride={alert.stride}" if alert.stride != 1 else "")
+    return f"{alert.type} in {where} ({alert.group}, {series}) at step {alert.step}"
 
 
 def evidence_text(alert: Alert) -> str:
@@ -86,6 +87,8 @@ def alertmanager(alert: Alert, project: str | None = None) -> list[dict[str, Any
         "window": str(alert.window),
         "source": "spectral-edge",
     }
+    if alert.stride != 1:
+        labels["stride"] = str(alert.stride)
     if project:
         labels["project"] = project
     annotations = {

@@ -1,4 +1,5 @@
-"""The `spectral-edge` command as a process: SIGTERM stops the embedded Redis with it."""
+"""The `spectral-edge` command: as a process SIGTERM stops the embedded Redis with it; bad
+options are refused before anything starts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import subprocess
 import sys
 import time
 
+from typer.testing import CliRunner
+
 from analyzer.service.embedded_redis import free_port
+from api.cli import app
 from tests.support.polling import eventually
 
 
@@ -38,3 +42,9 @@ def test_sigterm_stops_the_embedded_redis_of_up() -> None:
         process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_invalid_strides_are_refused_before_anything_starts() -> None:
+    for bad in ("1,0", "1,x", "1001"):
+        result = CliRunner().invoke(app, ["analyzer", "--strides", bad])
+        assert result.exit_code == 2 and "error:" in result.output

@@ -2,7 +2,8 @@
 
 Against a run with window records, scalars, a phase and an alert: every chart draws (points
 counted by the page and non-blank canvas pixels), a record written afterwards arrives over the
-live stream, and a screenshot is saved to `$SPECTRAL_EDGE_ARTIFACTS` (default: the test's tmp dir).
+live stream, the stride selector switches to a stride-5 series, and a screenshot is saved to
+`$SPECTRAL_EDGE_ARTIFACTS` (default: the test's tmp dir).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _seed(store: Store, client: Any, record: Callable[..., WindowRecord], run_id
         assert write_record(store.client, _record(record(run_id, i), i))
         point = {"step": 10 * i, "values": {"val_loss": 2.0 / i, "val_acc": min(1.0, i / 40)}}
         client.zadd(keys.scalars(run_id), {json.dumps(point): 10 * i})
+    strided = _record(record(run_id, 50), 50).model_copy(update={"stride": 5})
+    assert write_record(store.client, strided)  # a stride-5 series beside, charted when selected
 
 
 def _artifacts(tmp_path: Path) -> Path:
@@ -98,6 +101,14 @@ def test_dashboard_draws_and_updates_live(
             assert write_record(store.client, _record(record(run_id, 51), 51))
             page.wait_for_function(
                 "document.getElementById('chart-edge').dataset.points === '51'", timeout=15_000
+            )
+            assert page.eval_on_selector_all("#stride option", "os => os.map(o => o.value)") == [
+                "1",
+                "5",
+            ]
+            page.select_option("#stride", "5")
+            page.wait_for_function(
+                "document.getElementById('chart-edge').dataset.points === '1'", timeout=15_000
             )
             page.screenshot(path=str(_artifacts(tmp_path) / "dashboard.png"), full_page=True)
             assert errors == []

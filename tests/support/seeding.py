@@ -39,5 +39,5 @@ def handle_message(ingestor: Ingestor, message: Message, now: float) -> bool:
 
 def write_record(client: Client, record: WindowRecord) -> bool:
     """Store a window record in its series' metrics ZSET; False when that exact record was there."""
-    key = keys.metrics(record.run_id, record.group, record.window)
+    key = keys.metrics(record.run_id, record.group, record.window, record.stride)
     return bool(client.zadd(key, {record.model_dump_json(): record.step}))

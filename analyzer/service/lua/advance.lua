@@ -1,9 +1,10 @@
 -- advance.lua: compare-and-set one series' state together with everything its advance produced.
 --
 -- KEYS[1] series HASH   KEYS[2] snapshots HASH   KEYS[3] run deadlines ZSET
--- KEYS[4] run alert STREAM   KEYS[5] run outbox LIST   KEYS[6..] metrics ZSET per window length
+-- KEYS[4] run alert STREAM   KEYS[5] run outbox LIST
+-- KEYS[6..] metrics ZSET per (window length, stride) series that gained records
 -- ARGV[1] expected version ('0' before the first advance)   ARGV[2] group
--- ARGV[3] records kept per series   ARGV[4] alerts kept per run   ARGV[5] gap deadline
+-- ARGV[3] records kept per metrics ZSET   ARGV[4] alerts kept per run   ARGV[5] gap deadline
 -- ARGV[6] m state field/value pairs   ARGV[7] c consumed snapshot indices   ARGV[8] a alerts
 -- ARGV[9 .. 8 + w] r_k records per metrics key k (w = #KEYS - 5); then the m pairs, the c
 -- indices, the a alert JSON documents, and per metrics key its r_k (score, record JSON) pairs.

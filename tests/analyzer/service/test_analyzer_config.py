@@ -5,16 +5,17 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from analyzer.service.config import AnalyzerSettings
+from analyzer.service.config import DEFAULT_STRIDES, AnalyzerSettings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("REDIS_URL", "BIND", "WINDOWS", "COLLAPSE_THRESHOLD", "EDGE_RULE"):
+    for name in ("REDIS_URL", "BIND", "WINDOWS", "STRIDES", "COLLAPSE_THRESHOLD", "EDGE_RULE"):
         monkeypatch.delenv(f"SPECTRAL_EDGE_{name}", raising=False)
     settings = AnalyzerSettings()
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.bind == "tcp://127.0.0.1:5555"
     assert settings.windows == [10, 20, 30]
+    assert settings.strides == list(DEFAULT_STRIDES)
     assert (settings.collapse_threshold, settings.plateau_min, settings.plateau_windows) == (
         1.2,
         1.5,
@@ -35,9 +36,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPECTRAL_EDGE_WINDOWS", "[30, 10, 10]")
+    monkeypatch.setenv("SPECTRAL_EDGE_STRIDES", "[25, 1, 5, 5]")
     monkeypatch.setenv("SPECTRAL_EDGE_COLLAPSE_THRESHOLD", "1.3")
     monkeypatch.setenv("SPECTRAL_EDGE_MODE", "offline")  # a producer variable: ignored here
     assert AnalyzerSettings().windows == [10, 30]
+    assert AnalyzerSettings().strides == [1, 5, 25]
+    assert AnalyzerSettings(strides=[1000]).strides == [1000]
     assert AnalyzerSettings().collapse_threshold == 1.3
     assert AnalyzerSettings(collapse_threshold=1.15).collapse_threshold == 1.15
 
@@ -47,6 +51,9 @@ def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         {"windows": []},
         {"windows": [1]},
+        {"strides": []},
+        {"strides": [0]},
+        {"strides": [1, 1001]},
         {"plateau_windows": 0},
         {"edge_rule": "median"},
         {"keep_records": 0},

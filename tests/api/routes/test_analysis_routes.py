@@ -74,3 +74,5 @@ def test_coupling_finds_the_lead_and_the_flip(
     }
     short = http.get(f"/api/v1/runs/{run_id}/coupling", params={"scalar": "val_acc"}).json()
     assert all(w["error"] for w in short["windows"]) and short["lag_flip"] is None
+    other = http.get(f"/api/v1/runs/{run_id}/coupling", params={"stride": 5}).json()
+    assert (other["stride"], other["windows"], other["lag_flip"]) == (5, [], None)

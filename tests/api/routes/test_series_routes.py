@@ -31,8 +31,8 @@ def test_series_latest_and_spectrum(
     written = _fill(store, record, run_id, 12)
     series = http.get(f"/api/v1/runs/{run_id}/series").json()["series"]
     assert series == [
-        {"group": "all", "window": 10, "latest_step": 120},
-        {"group": "attn", "window": 20, "latest_step": 30},
+        {"group": "all", "window": 10, "stride": 1, "latest_step": 120},
+        {"group": "attn", "window": 20, "stride": 1, "latest_step": 30},
     ]
     latest = http.get(f"/api/v1/runs/{run_id}/metrics/latest").json()
     assert WindowRecord.model_validate(latest) == written[-1]
@@ -41,6 +41,34 @@ def test_series_latest_and_spectrum(
     assert spectrum.json()["step"] == 30
     missing = http.get(f"/api/v1/runs/{run_id}/spectrum", params={"group": "mlp"})
     assert missing.status_code == 404
+
+
+def test_a_stride_is_a_series_of_its_own(
+    http: httpx.Client, run_id: str, store: Store, start_run: Callable[..., None], record: Written
+) -> None:
+    start_run(run_id, now=1.0)
+    _fill(store, record, run_id, 4)
+    strided = [record(run_id, i).model_copy(update={"stride": 5}) for i in (5, 10)]
+    for rec in strided:
+        assert write_record(store.client, rec)
+    listed = http.get(f"/api/v1/runs/{run_id}/series").json()["series"]
+    assert [(s["group"], s["window"], s["stride"]) for s in listed] == [
+        ("all", 10, 1),
+        ("all", 10, 5),
+        ("attn", 20, 1),
+    ]
+    base = f"/api/v1/runs/{run_id}"
+    history = http.get(f"{base}/metrics", params={"stride": 5}).json()
+    assert history["stride"] == 5 and [r["index"] for r in history["records"]] == [5, 10]
+    assert [r["index"] for r in http.get(f"{base}/metrics").json()["records"]] == [1, 2, 3, 4]
+    latest = http.get(f"{base}/metrics/latest", params={"stride": 5}).json()
+    assert WindowRecord.model_validate(latest) == strided[-1]
+    assert http.get(f"{base}/spectrum", params={"stride": 5}).json()["stride"] == 5
+    missing = http.get(f"{base}/metrics/latest", params={"stride": 7})
+    assert missing.status_code == 404 and "stride=7" in missing.json()["message"]
+    assert http.get(f"{base}/spectrum", params={"stride": 0}).status_code == 400
+    phases = http.get(f"{base}/phases", params={"stride": 5}).json()
+    assert phases["stride"] == 5 and {p["start_step"] for p in phases["phases"]} <= {50, 100}
 
 
 def test_history_is_full_unless_downsampled(
