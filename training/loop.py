@@ -2,6 +2,8 @@
 
 The grok step of a run is the first evaluation with test accuracy >= GROK_LEVEL (0.90); it is
 confirmed once test accuracy stayed >= CONFIRM_LEVEL (0.98) for CONFIRM_COUNT evaluations in a row.
+The memorisation step is the first evaluation with training accuracy >= MEMORISED_LEVEL (0.99);
+the gap of a grokking run is its grok step minus its memorisation step.
 """
 
 from __future__ import annotations
@@ -17,21 +19,29 @@ from training.trainer import Trainer
 GROK_LEVEL = 0.90
 CONFIRM_LEVEL = 0.98
 CONFIRM_COUNT = 3
+MEMORISED_LEVEL = 0.99
 TRAIN_SAMPLE = 1024
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Accuracies measured after optimizer step `step`."""
+    """Accuracies, test loss and parameter L2 norm measured after optimizer step `step`."""
 
     step: int
     train_acc: float
     test_acc: float
+    test_loss: float = float("nan")
+    param_norm: float = float("nan")
 
 
 def grok_step(evaluations: Sequence[Evaluation], level: float = GROK_LEVEL) -> int | None:
     """The first step whose test accuracy reached `level`, or None."""
     return next((e.step for e in evaluations if e.test_acc >= level), None)
+
+
+def memorised_step(evaluations: Sequence[Evaluation], level: float = MEMORISED_LEVEL) -> int | None:
+    """The first step whose training accuracy reached `level`, or None."""
+    return next((e.step for e in evaluations if e.train_acc >= level), None)
 
 
 def confirmed_step(
@@ -54,7 +64,7 @@ def train_logged(
     probe: CommutatorProbe | None = None,
     on_eval: Callable[[Evaluation], None] | None = None,
 ) -> list[Evaluation]:
-    """Train up to `steps` steps; every `eval_every` log accuracies (and loss) with `log`.
+    """Train up to `steps` steps; every `eval_every` log accuracies, losses and the norm.
 
     Training accuracy is measured on the first TRAIN_SAMPLE training examples, test accuracy on
     the whole test set. Stops early once the grok is confirmed. The probe (if any) runs after
@@ -69,10 +79,13 @@ def train_logged(
             probe.after_step(trainer.step)
         if trainer.step % eval_every and trainer.step != steps:
             continue
-        evaluation = Evaluation(trainer.step, trainer.accuracy(sample), trainer.accuracy(task.test))
+        test_acc, test_loss = trainer.evaluate(task.test)
+        evaluation = Evaluation(
+            trainer.step, trainer.accuracy(sample), test_acc, test_loss, trainer.param_norm()
+        )
         evaluations.append(evaluation)
-        log(trainer.step, train_acc=evaluation.train_acc, test_acc=evaluation.test_acc,
-            train_loss=loss)  # fmt: skip
+        log(trainer.step, train_acc=evaluation.train_acc, test_acc=test_acc, train_loss=loss,
+            test_loss=test_loss, param_norm=evaluation.param_norm)  # fmt: skip
         if on_eval is not None:
             on_eval(evaluation)
         if confirmed_step(evaluations) is not None:

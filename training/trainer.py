@@ -66,6 +66,17 @@ class Trainer:
 
     def accuracy(self, split: Split) -> float:
         """Fraction of `split` classified correctly."""
+        return self.evaluate(split)[0]
+
+    def evaluate(self, split: Split) -> tuple[float, float]:
+        """(accuracy, mean cross-entropy) of the model on `split`."""
         with torch.no_grad():
-            hits = self.model(split.inputs).argmax(-1) == split.targets
-        return float(hits.float().mean())
+            logits = self.model(split.inputs)
+            hits = logits.argmax(-1) == split.targets
+            loss = functional.cross_entropy(logits, split.targets)
+        return float(hits.float().mean()), float(loss)
+
+    def param_norm(self) -> float:
+        """L2 norm of all parameters (what weight decay compresses)."""
+        with torch.no_grad():
+            return float(torch.cat([p.reshape(-1) for p in self.model.parameters()]).norm())

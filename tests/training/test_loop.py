@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from training import Split, Task, TrainConfig, Trainer, modular
-from training.loop import Evaluation, confirmed_step, grok_step, train_logged
+from training.loop import Evaluation, confirmed_step, grok_step, memorised_step, train_logged
 
 
 def _evals(accuracies: list[float]) -> list[Evaluation]:
@@ -22,6 +22,12 @@ def test_grok_and_confirmed_steps() -> None:
     assert confirmed_step(_evals([0.99, 0.99, 0.5, 0.99])) is None
 
 
+def test_memorised_step_is_the_first_training_accuracy_at_099() -> None:
+    evaluations = [Evaluation(50 * (i + 1), a, 0.1) for i, a in enumerate([0.5, 0.98, 0.99, 1.0])]
+    assert memorised_step(evaluations) == 150
+    assert memorised_step(evaluations[:2]) is None
+
+
 def test_train_logged_logs_every_evaluation_and_the_last_step() -> None:
     torch.set_num_threads(1)
     trainer = Trainer(modular("add", 7, 0.5, 0), TrainConfig(d_model=16, heads=2, layers=1))
@@ -33,7 +39,11 @@ def test_train_logged_logs_every_evaluation_and_the_last_step() -> None:
     )  # fmt: skip
     assert [e.step for e in evaluations] == [10, 20, 23] == [s for s, _ in logged]
     assert seen == evaluations
-    assert set(logged[0][1]) == {"train_acc", "test_acc", "train_loss"}
+    assert set(logged[0][1]) == {"train_acc", "test_acc", "train_loss", "test_loss", "param_norm"}
+    norm = float(torch.cat([p.detach().reshape(-1) for p in trainer.model.parameters()]).norm())
+    assert logged[-1][1]["param_norm"] == evaluations[-1].param_norm == norm
+    accuracy, loss = trainer.evaluate(trainer.task.test)
+    assert (accuracy, loss) == (evaluations[-1].test_acc, evaluations[-1].test_loss)
     assert trainer.step == 23
 
 
