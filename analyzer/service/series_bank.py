@@ -4,7 +4,8 @@ A `SeriesBank` keeps each series' state (`series.Series`) and the snapshots this
 but the series has not consumed, so the usual advance reads nothing from Redis. Every advance is
 a compare-and-set on the series' version (`advance.lua`) that writes the new state, the window
 records, the detector states and their alerts at once, for every (W, stride) of the series: a
-window is stored exactly once even with several analyzers. A lost race, or a next snapshot only Redis knows, reloads the series from Redis.
+window is stored exactly once even with several analyzers. A lost race, or a next snapshot
+only Redis knows, reloads the series from Redis.
 """
 
 from __future__ import annotations
