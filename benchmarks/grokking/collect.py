@@ -2,8 +2,9 @@
 
 A private redis-server and an in-process `AnalyzerService` (real ZeroMQ socket) receive every
 run; each run trains in its own worker process (`worker.py`, torch on one thread), at most `jobs`
-at a time. Afterwards the window records per W and the run's alerts are read back from Redis and
-saved with the worker's summary as `raw/<run>.json` (what `--rescore` reads).
+at a time. Afterwards the window records per (W, stride) and the run's alerts are read back from
+Redis and saved with the worker's summary as `raw/<run>.json` (what `--rescore` reads), records
+under `"W"` for stride 1 and `"W/s"` for stride s.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from analyzer.core.grokking import GrokkingConfig
 from analyzer.records import WindowRecord
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
@@ -29,15 +28,25 @@ from analyzer.service.server import AnalyzerService
 from benchmarks.grokking.grid import RunSpec
 
 WINDOWS = (10, 20)
+STRIDES = (1, 4, 10)  # updates over 5, 20 and 50 optimizer steps (a snapshot every 5 steps)
+_DETECTOR_SETTINGS = {"windows", "strides", "edge_rule", "collapse_threshold", "plateau_min",
+                      "plateau_windows"}  # fmt: skip
+
+
+def series_label(window: int, stride: int) -> str:
+    """The key of a (W, stride) series in a raw run's `records`."""
+    return str(window) if stride == 1 else f"{window}/{stride}"
 
 
 @contextmanager
-def pipeline(windows: tuple[int, ...] = WINDOWS) -> Iterator[AnalyzerService]:
+def pipeline(
+    windows: tuple[int, ...] = WINDOWS, strides: tuple[int, ...] = STRIDES
+) -> Iterator[AnalyzerService]:
     """A private Redis and a started analyzer service bound to a free loopback port."""
     with EmbeddedRedis() as redis_server:
         settings = AnalyzerSettings(
             redis_url=redis_server.url, bind="tcp://127.0.0.1:*", windows=list(windows),
-            sweep_interval=3600, heartbeat_timeout=3600,
+            strides=list(strides), sweep_interval=3600, heartbeat_timeout=3600,
         )  # fmt: skip
         with AnalyzerService(settings) as service:
             yield service
@@ -55,20 +64,27 @@ def _start(spec: RunSpec, endpoint: str, scratch: Path) -> tuple[str, subprocess
 def gather(
     service: AnalyzerService, summary: dict[str, Any], timeout: float = 60.0
 ) -> dict[str, Any]:
-    """The summary plus the run's window records per W and its alerts, once all are written."""
+    """The summary plus the run's window records per (W, stride) and its alerts, once written.
+
+    Every stride advances in the same compare-and-set as stride 1, so once the stride-1 series
+    of the shortest W holds all its windows, every series is complete.
+    """
     run_id, snapshots = summary["run_id"], summary["snapshots"]
+    shortest = min(service.settings.windows)
+    expected = max(snapshots - shortest + 1, 0)
+    deadline = time.monotonic() + timeout
+    while len(service.store.metrics(run_id, "all", shortest)) < expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     records: dict[str, list[dict[str, Any]]] = {}
     for window in service.settings.windows:
-        expected = max(snapshots - window + 1, 0)
-        deadline = time.monotonic() + timeout
-        found = service.store.metrics(run_id, "all", window)
-        while len(found) < expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-            found = service.store.metrics(run_id, "all", window)
-        records[str(window)] = [_record(r) for r in found]
+        for stride in service.settings.strides:
+            found = service.store.metrics(run_id, "all", window, stride=stride)
+            records[series_label(window, stride)] = [_record(r) for r in found]
     alerts = [a.model_dump() for a in service.store.run_alerts(run_id)]
-    config = asdict(GrokkingConfig.from_settings(service.settings))
-    return {**summary, "records": records, "alerts": alerts, "analyzer_config": config}
+    settings = service.settings.model_dump(mode="json", include=_DETECTOR_SETTINGS)
+    return {**summary, "records": records, "alerts": alerts, "analyzer_settings": settings}
 
 
 def _record(record: WindowRecord) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from training.loop import train_logged
 def run(spec: RunSpec, run_id: str, endpoint: str) -> dict[str, object]:
     """Train `spec` watched by the producer (sending to `endpoint`); the run's summary."""
     torch.set_num_threads(1)
-    task = build(spec.task, spec.seed)
+    task = build(spec.task, spec.seed, **spec.options)
     config = TrainConfig(
         d_model=spec.d_model, layers=spec.layers, lr=spec.lr, weight_decay=spec.weight_decay,
         batch=spec.batch, seed=spec.seed,
