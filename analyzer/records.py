@@ -77,3 +77,4 @@ class Alert(BaseModel):
     evidence: dict[str, float] = Field(default_factory=dict)
     created_at: float
     detector: str | None = None
+    confidence: float | None = None

@@ -200,4 +200,5 @@ def alert_json(
         evidence=event.evidence,
         created_at=now,
         detector=event.detector,
+        confidence=event.confidence,
     ).model_dump_json()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -138,11 +140,32 @@ def test_scalar_bank_generalized_and_commutator_alarm() -> None:
 
 def test_scalar_bank_round_trips_and_ignores_other_names() -> None:
     bank = ScalarDetectors.from_settings(AnalyzerSettings())
-    assert bank.update(1, {"train_acc": 1.0, "loss": 0.0}) == []
-    bank.update(2, {"val_acc": 0.5, "commutator_defect": 1.0})
+    assert bank.update(1, {"train_loss": 1.0, "loss": 0.0}) == []
+    bank.update(2, {"val_acc": 0.5, "commutator_defect": 1.0, "val_loss": 3.0})
     resumed = ScalarDetectors.from_bytes(bank.to_bytes())
     assert resumed == bank
     assert [e.detector for e in resumed.update(3, {"val_acc": 0.95})] == ["val_acc"]
+
+
+def test_scalar_bank_memorisation_and_validation_loss_decline() -> None:
+    bank = ScalarDetectors()
+    losses = [5.0, 4.0, 4.5, 5.0, 4.0, 3.7, 3.6, 3.5, 3.0]  # peak 5.0 after the warmup of 2
+    events = []
+    for i, loss in enumerate(losses):
+        events += bank.update(50 * (i + 1), {"test_loss": loss, "train_acc": 0.9 + 0.02 * i})
+    assert [(e.type, e.step, e.confidence) for e in events] == [
+        ("memorisation.detected", 300, 1.0),
+        ("val_loss.decline", 400, 0.9),  # 3.7, 3.6, 3.5 <= 0.7664 x 5.0: three in a row
+    ]
+    assert events[1].evidence == pytest.approx({"value": 3.5, "baseline": 5.0, "ratio": 0.7})
+
+
+def test_scalar_bank_state_from_before_the_new_rules_restores() -> None:
+    old = json.loads(ScalarDetectors().to_bytes())
+    for name in ("memorised", "val_loss"):
+        del old[name]
+    bank = ScalarDetectors.from_bytes(json.dumps(old).encode())
+    assert bank == ScalarDetectors()
 
 
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"v": 1}', b'{"v": 2, "config": 3}'])

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analyzer.core.detectors import (
+    VAL_LOSS_DECLINE,
+    VAL_LOSS_FRACTION,
+    VAL_LOSS_PERSIST,
+    ScalarDetectors,
+)
 from analyzer.core.grokking import RelativeDrop
 from benchmarks.grokking.scoring import Candidate, auroc, tally
 from benchmarks.grokking.signals import drop_levels, rebound, zscore_fall
@@ -61,3 +67,15 @@ def test_auroc() -> None:
     assert auroc([0.0], [1.0]) == 0.0
     assert auroc([1.0], [1.0]) == 0.5
     assert auroc([], [1.0]) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_analyzers_val_loss_rule_is_the_evaluated_baseline(seed: int) -> None:
+    losses = (np.random.default_rng(seed).random(40) + np.linspace(5, 1, 40)).tolist()
+    raw = recorded_run("r", "grok", [2.0], [0.0] * 40, test_loss=losses)
+    bank = ScalarDetectors()
+    fired = [e.step for i, v in enumerate(losses) for e in bank.update(50 * (i + 1),
+             {"test_loss": v}) if e.type == VAL_LOSS_DECLINE]  # fmt: skip
+    baseline = Candidate("val_loss_decline", "", (("smooth", 1), ("warmup", 2)),
+                         1 - VAL_LOSS_FRACTION, VAL_LOSS_PERSIST)  # fmt: skip
+    assert fired == [baseline.alarm(raw)]
