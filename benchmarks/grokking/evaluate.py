@@ -1,7 +1,7 @@
 """Evaluate grokking warnings on real runs through the whole pipeline, against baselines.
 
-    python -m benchmarks.grokking.evaluate --quick            # configs/quick.toml (~10 min)
-    python -m benchmarks.grokking.evaluate --full             # configs/full.toml (~50 min)
+    python -m benchmarks.grokking.evaluate --quick            # configs/quick.toml (~4 min)
+    python -m benchmarks.grokking.evaluate --full             # configs/full.toml (~35 min)
     python -m benchmarks.grokking.evaluate --config my.toml   # run specs of your own
     python -m benchmarks.grokking.evaluate --full --rescore   # re-tune and re-report saved runs
 
@@ -50,8 +50,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="configs/quick.toml (~10 min)")
-    mode.add_argument("--full", action="store_true", help="configs/full.toml (~50 min)")
+    mode.add_argument("--quick", action="store_true", help="configs/quick.toml (~4 min)")
+    mode.add_argument("--full", action="store_true", help="configs/full.toml (~35 min)")
     mode.add_argument("--config", type=Path, help="a TOML or JSON file of run specs")
     parser.add_argument("--rescore", action="store_true", help="reuse the runs saved in --out")
     parser.add_argument("--families", default=None, help="comma list of the file's families")
