@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,7 @@ def evaluate(runs: list[Raw], grid: Grid) -> dict[str, Any]:
         "tuning": {label: t.row() for label, (_, t) in chosen.items()},
         "best": best,
         "default": default,
+        "default_detector": asdict(chosen[default][0]),
         "best_baseline": baseline,
         "report": tables,
         "curves": curves,

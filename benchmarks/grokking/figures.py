@@ -40,8 +40,7 @@ def example(results: dict[str, Any], runs: list[Raw], path: Path) -> None:
     family = next(iter(results["report"]))
     chosen = [r for r in runs if r["spec"]["seed"] == seed and r["spec"]["family"] == family]
     series = next((s for s in ("10/4", "10") if chosen and s in chosen[0]["records"]), "10")
-    default = results["default"]
-    params = results["chosen"][default]
+    detector = _default(results)
     fig, axes = plt.subplots(len(chosen), 1, figsize=(8, 1.9 * len(chosen)), sharex=True)
     for ax, raw in zip(axes, chosen, strict=True):
         rows = raw["records"][series]
@@ -53,7 +52,7 @@ def example(results: dict[str, Any], runs: list[Raw], path: Path) -> None:
         loss.set_ylabel("val loss", fontsize=7, color="C3")
         grok, _ = grok_of(raw)
         marks = [(memorised_of(raw), "memorised", "grey"), (grok, "grok", "green")]
-        alarm = _default(default, params).alarm(raw)
+        alarm = detector.alarm(raw)
         marks.append((alarm, "default warning", "C1"))
         for step, name, color in marks:
             if step is not None:
@@ -68,12 +67,11 @@ def example(results: dict[str, Any], runs: list[Raw], path: Path) -> None:
     plt.close(fig)
 
 
-def _default(label: str, params: dict[str, float]) -> Candidate:
-    kind, _, where = label.partition("@W")
-    window, _, stride = where.partition("/s")
-    series = "" if not where else (window if stride in ("", "1") else f"{window}/{stride}")
-    trace = tuple(sorted((k, v) for k, v in params.items() if k not in ("threshold", "persist")))
-    return Candidate(kind, series, trace, params["threshold"], int(params["persist"]))
+def _default(results: dict[str, Any]) -> Candidate:
+    """The default detector, as `evaluate` stored it."""
+    saved = results["default_detector"]
+    params = tuple((str(k), float(v)) for k, v in saved["params"])
+    return Candidate(saved["kind"], saved["series"], params, saved["threshold"], saved["persist"])
 
 
 def draw(results: dict[str, Any], runs: list[Raw], out: Path) -> None:

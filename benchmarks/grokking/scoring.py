@@ -68,10 +68,11 @@ def _val_loss_decline(raw: Raw, series: str, p: dict[str, float]) -> Trace:
 def _val_loss_decline_memorised(raw: Raw, series: str, p: dict[str, float]) -> Trace:
     steps, values = _scalars(raw, "test_loss")
     memorised = memorised_of(raw)
-    keep = steps >= (memorised if memorised is not None else steps.max(initial=0) + 1)
     stat = np.full(steps.size, np.nan)
-    stat[keep] = drop_levels([v for v, k in zip(values, keep, strict=True) if k],
-                             int(p["warmup"]), int(p["smooth"]))  # fmt: skip
+    if memorised is not None:  # the running peak is tracked from memorisation on
+        keep = steps >= memorised
+        stat[keep] = drop_levels(np.asarray(values)[keep].tolist(), int(p["warmup"]),
+                                 int(p["smooth"]))  # fmt: skip
     return steps, stat
 
 
@@ -86,7 +87,8 @@ def _param_norm_decline(raw: Raw, series: str, p: dict[str, float]) -> Trace:
 
 
 def _memorised(raw: Raw, series: str, p: dict[str, float]) -> Trace:
-    return _scalars(raw, "train_acc")[0], np.array(_scalars(raw, "train_acc")[1])
+    steps, values = _scalars(raw, "train_acc")
+    return steps, np.array(values)
 
 
 def _commutator(raw: Raw, series: str, p: dict[str, float]) -> Trace:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks.grokking.scoring import Candidate, Raw, Tally, tally
+from benchmarks.grokking.scoring import SPECTRAL, Candidate, Raw, Tally, tally
 
 FALSE_ALARM_LIMIT = 0.10
 """The most false alarms a chosen setting may raise on any one control type (tuning seeds)."""
@@ -36,8 +36,7 @@ def series_of(runs: list[Raw]) -> list[str]:
 
 def traces(kind: str, runs: list[Raw]) -> list[Candidate]:
     """One candidate per (series, trace setting) of `kind`, threshold and persistence unset."""
-    spectral = kind in ("edge_decline", "g23_decline", "edge_rebound")
-    where = series_of(runs) if spectral else [""]
+    where = series_of(runs) if kind in SPECTRAL else [""]
     return [
         Candidate(kind, series, tuple(sorted(params.items())), np.inf, 1)
         for series in where

@@ -11,32 +11,22 @@ from benchmarks.grokking.evaluate import main
 from benchmarks.grokking.grid import CONFIGS, load
 from training import build
 
-TINY = """
-tune_seeds = [0]
-report_seeds = [100]
-
+TINY_RUN = """
 [[run]]
 family = "modular"
-task = "modular-add"
-options = { p = 11, train_fraction = 0.5 }
-condition = "grok"
-weight_decay = 1.0
-steps = 80
-d_model = 16
-eval_every = 20
-probe_every = 20
-
-[[run]]
-family = "modular"
-task = "modular-sq_cross"
-options = { p = 11, train_fraction = 0.5 }
-condition = "nogen"
+task = "{task}"
+options = {{ p = 11, train_fraction = 0.5 }}
+condition = "{condition}"
 weight_decay = 1.0
 steps = 80
 d_model = 16
 eval_every = 20
 probe_every = 20
 """
+TINY = "tune_seeds = [0]\nreport_seeds = [100]\n" + "".join(
+    TINY_RUN.format(task=task, condition=condition)
+    for task, condition in (("modular-add", "grok"), ("modular-sq_cross", "nogen"))
+)
 
 
 @pytest.mark.parametrize("name", ["full", "quick"])
