@@ -210,16 +210,32 @@ def swapped(reply: Any) -> bool:
     return int(reply) == 1
 
 
+WIRE_ALIASES = {"d": "dim"}
+"""START fields that repeat a producer setting under its wire name."""
+
+
+def run_config(body: dict[str, Any]) -> dict[str, Any]:
+    """A START body as the run's flat configuration: the producer's settings (`config`) beside
+    the run's own fields, each once; the project is kept apart."""
+    settings = body.get("config")
+    flat = {k: v for k, v in body.items() if k not in ("project", "config")}
+    flat.update(settings if isinstance(settings, dict) else {})
+    flat.pop("project", None)
+    for wire, name in WIRE_ALIASES.items():
+        if name in flat:
+            flat.pop(wire, None)
+    return flat
+
+
 def _kind_args(message: Message) -> tuple[str, list[Any]]:
     """The kind's target key and its four fields f1..f4 of `apply.lua` (see its header)."""
     run, body = message.run, message.body
     if message.kind is Kind.START:
         project = body.get("project")
-        config = {k: v for k, v in body.items() if k != "project"}
         return keys.meta(run), [
             project if isinstance(project, str) and project else "default",
             message.world,
-            json.dumps(config, sort_keys=True, allow_nan=False),
+            json.dumps(run_config(body), sort_keys=True, allow_nan=False),
             _int_or_blank(body.get("d")),
         ]
     if message.kind is Kind.SKETCH:

@@ -10,7 +10,8 @@ import httpx
 
 from analyzer.records import WindowRecord
 from analyzer.service.store import Store
-from tests.support.seeding import write_record
+from producer.wire import Kind, Message
+from tests.support.seeding import apply_message, write_record
 
 
 def test_list_runs_newest_first(
@@ -39,6 +40,14 @@ def test_get_run(http: httpx.Client, run_id: str, start_run: Callable[..., None]
     assert run["state"] == "running"
     assert run["created_at"] == 1_700_000_000.0
     assert run["config"]["every"] == 10
+
+
+def test_run_configuration_is_flat(http: httpx.Client, run_id: str, store: Store) -> None:
+    settings = {"project": "grok", "every": 5, "dim": 8, "lr_hint": 0.1}
+    body = {"project": "grok", "every": 5, "d": 8, "world": 2, "config": settings}
+    apply_message(store, Message(kind=Kind.START, run=run_id, seq=0, d=8, body=body), 1.0)
+    config = http.get(f"/api/v1/runs/{run_id}").json()["config"]
+    assert config == {"every": 5, "dim": 8, "lr_hint": 0.1, "world": 2}
 
 
 def test_unknown_run_is_404(http: httpx.Client) -> None:
