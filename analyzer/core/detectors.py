@@ -1,20 +1,24 @@
-"""Detector banks the analyzer drives: one per series (run, group, W), one per run's scalars.
+"""Detector banks the analyzer drives: one per series (run, group, W, stride), one per run.
 
 `SeriesDetectors.update(record)` feeds a window record to the `edge.collapse` rule
 (`CollapseDetector`: the plateau is reached once the running peak of R is at least `plateau_min`
 and R stayed >= PLATEAU_FRACTION * peak for `plateau_windows` windows; then the first window with
-R < `collapse_threshold` fires) and to the enabled grokking early-warning rules of
-`analyzer.core.grokking`. Records come in index order; an index at or below `last_index` is
-ignored, so replays are harmless. `ScalarDetectors.update(step, values)` turns logged scalars into
-`grokking.generalized` (`test_acc` or `val_acc` reaching the grok threshold), the `commutator`
-early warning (logged `commutator_defect`), `memorisation.detected` (`train_acc` first >= 0.99) and
-`val_loss.decline` (logged `test_loss` or `val_loss` at or below VAL_LOSS_FRACTION x its running
-peak for VAL_LOSS_PERSIST evaluations: the best grokking predictor on the evaluation's tuning seeds,
-`benchmarks/grokking`, and a signal without a spectrum); per scalar name, a step at or below the
-last one seen is ignored. Every rule fires at most once. The live phase detector
-(`analyzer.core.phases`, tau = `collapse_threshold`, rise level = `plateau_min`, confirm =
-`plateau_windows`) adds `phase.rise`, `phase.plateau` and `phase.collapse`. States serialise to
-versioned JSON bytes.
+R < `collapse_threshold` fires), the live phases (`analyzer.core.phases`, tau =
+`collapse_threshold`, rise level = `plateau_min`, confirm = `plateau_windows`: `phase.rise`,
+`phase.plateau`, `phase.collapse`) and the enabled spectral rules of `analyzer.core.grokking`
+(`edge.decline`, `g23.decline`, `edge_g23.decline`, `k_star.shift`). `ScalarDetectors.update(step,
+values)` turns logged scalars into `grokking.generalized` (`test_acc` or `val_acc` reaching the grok
+threshold), `memorisation.detected` (`train_acc` first >= 0.99), `commutator.rise` (logged
+`commutator_defect`) and `val_loss.decline` (logged `test_loss` or `val_loss` at or below
+VAL_LOSS_FRACTION x its running peak for VAL_LOSS_PERSIST evaluations), the default grokking
+warning: the best predictor of generalisation on the evaluation's tuning seeds
+(`benchmarks/grokking`), and a signal without a spectrum.
+
+Every event carries a `confidence`: 1.0 for observations (a threshold crossed, a phase entered);
+for the rules that may precede generalisation, CONFIDENCE, the evaluation's held-out precision;
+None where nothing was measured. Records come in index order (an index at or below `last_index` is
+ignored) and per scalar name a step at or below the last one seen is ignored, so replays are
+harmless. Every rule fires at most once. States serialise to versioned JSON bytes.
 """
 
 from __future__ import annotations
@@ -38,20 +42,30 @@ from analyzer.records import WindowRecord
 
 PLATEAU_FRACTION = 0.85
 COLLAPSE = "edge.collapse"
-EARLY_WARNING = "grokking.early_warning"
 GENERALIZED = "grokking.generalized"
 MEMORISED = "memorisation.detected"
 VAL_LOSS_DECLINE = "val_loss.decline"
+COMMUTATOR_RISE = "commutator.rise"
+SPECTRAL_TYPES = {
+    "edge_ratio": "edge.decline",
+    "g23": "g23.decline",
+    "edge_and_g23": "edge_g23.decline",
+    "k_star": "k_star.shift",
+}
 ACCURACY_NAMES = ("test_acc", "val_acc")
 LOSS_NAMES = ("test_loss", "val_loss")
 TRAIN_ACCURACY = "train_acc"
 DEFECT_NAME = "commutator_defect"
 MEMORISED_LEVEL = 0.99
-VAL_LOSS_FRACTION = 0.7664  # 1 - the tuned threshold 0.2336 on the fall from the peak
-VAL_LOSS_PERSIST = 3
-VAL_LOSS_CONFIDENCE = 0.9
-"""Smoothed precision (hits + 1) / (alarms + 2) of `val_loss.decline` on the evaluation's tuning
-seeds: 8 grokking runs warned, 0 of 6 controls (`benchmarks/grokking/results/results.md`)."""
+VAL_LOSS_FRACTION = 0.659428  # 1 - the tuned threshold 0.340572 on the fall from the peak
+VAL_LOSS_PERSIST = 2
+OBSERVED = 1.0
+MEASURED_SERIES = (10, 1)
+"""The (W, stride) the spectral rules' confidences were measured at; elsewhere they carry None."""
+CONFIDENCE = {"edge_ratio": 0.8571, "g23": 0.2, "commutator": 0.4167, "val_loss_decline": 0.913}
+"""Per detector, (hits + 1) / (alarms + 2) of its tuned setting on the evaluation's report seeds,
+all families pooled: how often its alert was followed by generalisation on runs it was not tuned
+on (`benchmarks/grokking/results/results.md`, "Live rules")."""
 _VERSION = 2
 
 
@@ -66,7 +80,7 @@ class DetectorEvent:
     message: str
     evidence: dict[str, float]
     detector: str
-    confidence: float | None = None
+    confidence: float | None
 
 
 @dataclass
@@ -126,17 +140,21 @@ class SeriesDetectors:
         events = []
         hit = self.collapse.update(record.edge_ratio)
         if hit is not None:
-            events.append(_event(record, COLLAPSE, "collapse", hit, _collapse_text(hit)))
+            text = _collapse_text(hit)
+            events.append(_event(record, COLLAPSE, "collapse", hit, text, OBSERVED))
         phases = self.phases.update(record.index, record.step, record.edge_ratio)
         events += [_phase_event(record.window, e) for e in phases]
         k_star = getattr(record.k_star, self.config.k_star_rule)
         values = {"edge_ratio": record.edge_ratio, "g23": record.g23, "k_star": k_star,
                   "edge_and_g23": (record.edge_ratio, record.g23)}  # fmt: skip
         watched = not self.config.windows or record.window in self.config.windows
+        measured = (record.window, record.stride) == MEASURED_SERIES
         for name, rule in self.rules.items() if watched else ():
             hit = rule.update(values[name])
             if hit is not None:
-                events.append(_event(record, EARLY_WARNING, name, hit, _warning_text(name, hit)))
+                confidence = CONFIDENCE.get(name) if measured else None
+                text = _spectral_text(name, hit)
+                events.append(_event(record, SPECTRAL_TYPES[name], name, hit, text, confidence))
         return events
 
     def to_bytes(self) -> bytes:
@@ -154,10 +172,7 @@ class SeriesDetectors:
         """Restore a bank serialised by `to_bytes`; raises StateError when unreadable."""
         state = _load(data, "series detectors")
         try:
-            raw = state["config"]
-            config = GrokkingConfig(
-                **{**raw, "detectors": tuple(raw["detectors"]), "windows": tuple(raw["windows"])}
-            )
+            config = GrokkingConfig.from_dict(state["config"])
             rules = {n: restore_rule(n, r) for n, r in state["rules"].items()}
             collapse, phases = (
                 CollapseDetector(**state["collapse"]),
@@ -170,11 +185,11 @@ class SeriesDetectors:
 
 @dataclass
 class ScalarDetectors:
-    """`grokking.generalized`, `memorisation.detected`, `val_loss.decline` and the `commutator`
-    early warning from a run's logged scalars."""
+    """`grokking.generalized`, `memorisation.detected`, `val_loss.decline` and
+    `commutator.rise` from a run's logged scalars."""
 
     generalized: Threshold = field(default_factory=Threshold)
-    defect: DefectAlarm = field(default_factory=DefectAlarm)
+    defect: DefectAlarm = field(default_factory=lambda: _defect_alarm(GrokkingConfig()))
     last_step: dict[str, int] = field(default_factory=dict)
     memorised: Threshold = field(default_factory=lambda: Threshold(MEMORISED_LEVEL))
     val_loss: RelativeDrop = field(
@@ -185,8 +200,7 @@ class ScalarDetectors:
     def from_settings(cls, settings: Any) -> ScalarDetectors:
         """A fresh bank with the grok threshold and defect alarm of `settings`."""
         config = GrokkingConfig.from_settings(settings)
-        alarm = DefectAlarm(config.defect_factor, config.defect_floor)
-        return cls(Threshold(config.grok_threshold), alarm)
+        return cls(Threshold(config.grok_threshold), _defect_alarm(config))
 
     def update(self, step: int, values: dict[str, float]) -> list[DetectorEvent]:
         """Feed the scalars logged at `step`; the events they fire."""
@@ -197,28 +211,35 @@ class ScalarDetectors:
             hit = self.generalized.update(fresh[name]) if name in fresh else None
             if hit is not None:
                 text = f"{name} reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}"
-                events.append(DetectorEvent(GENERALIZED, step, step, text, hit, name))
+                events.append(DetectorEvent(GENERALIZED, step, step, text, hit, name, OBSERVED))
+        hit = self.memorised.update(fresh[TRAIN_ACCURACY]) if TRAIN_ACCURACY in fresh else None
+        if hit is not None:
+            text = (
+                f"train_acc reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}: "
+                f"the run has memorised its training set"
+            )
+            events.append(DetectorEvent(MEMORISED, step, step, text, hit, TRAIN_ACCURACY, OBSERVED))
         hit = self.defect.update(fresh[DEFECT_NAME]) if DEFECT_NAME in fresh else None
         if hit is not None:
             text = (
-                f"grokking early warning (commutator): defect {hit['value']:.3g} is "
-                f"{hit['ratio']:.1f} x its early baseline {hit['baseline']:.3g} at step {step}"
+                f"commutator defect rose to {hit['value']:.3g}, {hit['ratio']:.1f} x its early "
+                f"baseline {hit['baseline']:.3g}, at step {step} (may precede generalisation; "
+                f"confidence from the evaluation)"
             )
-            events.append(DetectorEvent(EARLY_WARNING, step, step, text, hit, "commutator"))
-        hit = self.memorised.update(fresh[TRAIN_ACCURACY]) if TRAIN_ACCURACY in fresh else None
-        if hit is not None:
-            text = f"train_acc reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}"
-            events.append(DetectorEvent(MEMORISED, step, step, text, hit, TRAIN_ACCURACY, 1.0))
+            events.append(DetectorEvent(COMMUTATOR_RISE, step, step, text, hit, "commutator",
+                                        CONFIDENCE["commutator"]))  # fmt: skip
         for name in LOSS_NAMES:
             hit = self.val_loss.update(fresh[name]) if name in fresh else None
             if hit is not None:
                 text = (
                     f"{name} fell to {hit['value']:.4g}, {hit['ratio']:.2f} x its running peak "
-                    f"{hit['baseline']:.4g}, at step {step} (preceded generalisation on the "
-                    f"evaluation's modular runs; also fires on runs that learn without grokking)"
+                    f"{hit['baseline']:.4g}, at step {step}: the default grokking warning (it "
+                    f"preceded generalisation on the evaluation's modular runs; a run that learns "
+                    f"without grokking fires it too)"
                 )
                 events.append(DetectorEvent(VAL_LOSS_DECLINE, step, step, text, hit,
-                                            "val_loss_decline", VAL_LOSS_CONFIDENCE))  # fmt: skip
+                                            "val_loss_decline",
+                                            CONFIDENCE["val_loss_decline"]))  # fmt: skip
         return events
 
     def to_bytes(self) -> bytes:
@@ -243,9 +264,15 @@ class ScalarDetectors:
             raise StateError(f"unreadable scalar-detector state: {exc}") from None
 
 
-def _event(record: WindowRecord, kind: str, name: str, hit: Evidence, text: str) -> DetectorEvent:
-    where = f" (W={record.window}, step {record.step})"
-    return DetectorEvent(kind, record.step, record.index, text + where, hit, name)
+def _defect_alarm(config: GrokkingConfig) -> DefectAlarm:
+    return DefectAlarm(config.defect_factor, config.defect_floor, persist=config.defect_persist)
+
+
+def _event(
+    record: WindowRecord, kind: str, name: str, hit: Evidence, text: str, confidence: float | None
+) -> DetectorEvent:
+    where = f" (W={record.window}, stride {record.stride}, step {record.step})"
+    return DetectorEvent(kind, record.step, record.index, text + where, hit, name, confidence)
 
 
 def _collapse_text(hit: Evidence) -> str:
@@ -255,16 +282,20 @@ def _collapse_text(hit: Evidence) -> str:
     )
 
 
-def _warning_text(name: str, hit: Evidence) -> str:
+def _spectral_text(name: str, hit: Evidence) -> str:
     if name == "edge_and_g23":
         return (
-            f"grokking early warning (edge_and_g23): edge ratio level {hit['edge_value']:.3g} "
-            f"against its peak {hit['edge_baseline']:.3g}, g23 level {hit['g23_value']:.3g} "
-            f"against its peak {hit['g23_baseline']:.3g}"
+            f"edge ratio and g23 both declined: edge ratio level {hit['edge_value']:.3g} against "
+            f"its peak {hit['edge_baseline']:.3g}, g23 level {hit['g23_value']:.3g} against its "
+            f"peak {hit['g23_baseline']:.3g}"
         )
+    if name == "k_star":
+        return f"k* moved to {hit['value']:g} from its early value {hit['baseline']:g}"
+    what = "edge ratio" if name == "edge_ratio" else "g23"
     return (
-        f"grokking early warning ({name}): level {hit['value']:.4g} against the run's "
-        f"baseline {hit['baseline']:.4g}"
+        f"{what} declined to level {hit['value']:.4g}, {hit['ratio']:.2f} x its running peak "
+        f"{hit['baseline']:.4g} (compression after memorisation; it precedes generalisation on "
+        f"some runs only)"
     )
 
 
@@ -274,7 +305,8 @@ def _phase_event(window: int, event: PhaseEvent) -> DetectorEvent:
         f"{event.peak:.3f} (W={window}, step {event.step})"
     )
     evidence = {"edge_ratio": event.edge_ratio, "peak": event.peak}
-    return DetectorEvent(f"phase.{event.phase}", event.step, event.index, text, evidence, "phases")
+    kind = f"phase.{event.phase}"
+    return DetectorEvent(kind, event.step, event.index, text, evidence, "phases", OBSERVED)
 
 
 def _dump(state: dict[str, Any]) -> bytes:

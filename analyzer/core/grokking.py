@@ -1,17 +1,18 @@
-"""Grokking early-warning rules, each relative to the run's own history; pure and resumable.
+"""Alarm rules over one series each, relative to the run's own history; pure and resumable.
 
 Each rule sees one number per window (or per logged scalar), fires at most once, and keeps its
 state in plain fields so that `dataclasses.asdict` serialises it:
 
 - `RelativeDrop`: the level (median of the last `smooth` values) stays at or below `fraction` x
   its running peak for `persist` consecutive windows; the peak is tracked after `warmup` windows.
-  Fed the edge ratio R it is the edge-ratio collapse rule (detector `edge_ratio`), fed g23 =
-  lambda2 - lambda3 the Gram-gap decline rule (detector `g23`).
+  Fed the edge ratio R it is `edge.decline` (detector `edge_ratio`), fed g23 = lambda2 - lambda3
+  `g23.decline` (detector `g23`), fed the validation loss `val_loss.decline`.
 - `BothDrops` (detector `edge_and_g23`): both of the above have fired.
 - `KStarShift` (detector `k_star`): the baseline is the most common k* of the `baseline` windows
   after `warmup`; it fires when k* differs from it for `persist` consecutive windows.
 - `DefectAlarm` (detector `commutator`): the baseline is the median of the first `baseline`
-  commutator-defect values; it fires when D > `factor` x baseline and D > `floor` (design 8).
+  commutator-defect values; it fires when D >= `factor` x baseline and D > `floor` for `persist`
+  measurements in a row (design 8).
 - `Threshold`: the first value >= `level` (test accuracy crossing the grok threshold).
 """
 
@@ -137,7 +138,9 @@ class DefectAlarm:
     factor: float = 10.0
     floor: float = 20.0
     baseline: int = 3
+    persist: int = 1
     early: list[float] = field(default_factory=list)
+    streak: int = 0
     fired: bool = False
 
     def update(self, defect: float) -> Evidence | None:
@@ -148,7 +151,9 @@ class DefectAlarm:
             self.early.append(defect)
             return None
         reference = statistics.median(self.early)
-        if not (defect > self.factor * reference and defect > self.floor):
+        high = defect >= self.factor * reference and defect > self.floor
+        self.streak = self.streak + 1 if high else 0
+        if self.streak < self.persist:
             return None
         self.fired = True
         return {"value": defect, "baseline": reference, "ratio": defect / max(reference, 1e-300)}
@@ -171,35 +176,41 @@ class Threshold:
 
 @dataclass(frozen=True)
 class GrokkingConfig:
-    """Which spectral early-warning detectors run, their thresholds, and the scalar alarms'.
+    """Which spectral detectors run, their thresholds, and the scalar alarms'.
 
     The spectral rules run on the series of the window lengths in `windows` only (all when
-    empty). The defaults are the settings chosen on the evaluation's tuning seeds (0-4) of all
-    three task families by `benchmarks/grokking` (hit rate minus false-alarm rate, then median
-    lead): `edge_ratio` at W = 10 scored best of all rules (`edge_and_g23` tied with a g23 part
-    that never binds, the commutator alarm came below both).
+    empty). The defaults are the settings `python -m benchmarks.grokking.evaluate --full` chose on
+    its tuning seeds (`benchmarks/grokking/results/results.md`, "Live rules"): `edge_ratio` and
+    `g23` as tuned at W = 10, stride 1, the commutator alarm as tuned on the logged defects.
     """
 
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
     windows: tuple[int, ...] = (10,)
     warmup: int = 5
-    edge_fraction: float = 0.75
+    edge_fraction: float = 0.218943
     edge_smooth: int = 10
-    edge_persist: int = 3
-    g23_fraction: float = 0.1
-    g23_smooth: int = 20
-    g23_persist: int = 3
+    edge_persist: int = 1
+    g23_fraction: float = 0.001875
+    g23_smooth: int = 5
+    g23_persist: int = 10
     k_star_baseline: int = 10
     k_star_persist: int = 20
     k_star_rule: str = "weighted"
     grok_threshold: float = 0.9
-    defect_factor: float = 10.0
-    defect_floor: float = 20.0
+    defect_factor: float = 51.052154
+    defect_floor: float = 10.0
+    defect_persist: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.detectors) - set(SPECTRAL_DETECTORS)
         if unknown:
             raise ValueError(f"unknown detectors {sorted(unknown)}; known: {SPECTRAL_DETECTORS}")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> GrokkingConfig:
+        """Restore from `dataclasses.asdict` output (JSON lists back to tuples)."""
+        listed = {name: tuple(raw[name]) for name in ("detectors", "windows")}
+        return cls(**{**raw, **listed})
 
     @classmethod
     def from_settings(cls, settings: object) -> GrokkingConfig:

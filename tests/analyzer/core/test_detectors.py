@@ -1,4 +1,4 @@
-"""Detector banks: edge.collapse and the grokking rules per series, scalar alarms per run."""
+"""Detector banks: edge.collapse, phases and spectral rules per series, scalar alarms per run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analyzer.core.detectors import (
-    EARLY_WARNING,
+    CONFIDENCE,
     CollapseDetector,
     DetectorEvent,
     ScalarDetectors,
@@ -61,9 +61,9 @@ def _record(
     )  # fmt: skip
 
 
-# A plateau of R near 2, a fall to 1.1 at window 40; g23 falls 100x at window 60; k* 1 -> 2 at 80.
+# A plateau of R near 2, a fall to 0.3 at window 40; g23 falls 1000x at window 60; k* 1 -> 2 at 80.
 SERIES = [
-    _record(i, 2.0 if i < 40 else 1.1, 1.0 if i < 60 else 0.01, 1 if i < 80 else 2)
+    _record(i, 2.0 if i < 40 else 0.3, 1.0 if i < 60 else 0.001, 1 if i < 80 else 2)
     for i in range(10, 110)
 ]
 ALL = GrokkingConfig(detectors=("edge_ratio", "g23", "k_star"))
@@ -80,16 +80,29 @@ def test_series_bank_fires_each_rule_once_in_order() -> None:
         ("phase.plateau", "phases"),
         ("edge.collapse", "collapse"),
         ("phase.collapse", "phases"),
-        ("grokking.early_warning", "edge_ratio"),
-        ("grokking.early_warning", "g23"),
-        ("grokking.early_warning", "k_star"),
+        ("edge.decline", "edge_ratio"),
+        ("g23.decline", "g23"),
+        ("k_star.shift", "k_star"),
     ]
     steps = [e.step for e in events]
     assert steps == sorted(steps)
     assert events[2].index == events[3].index == 40
     assert 40 <= events[4].index <= 48 and 60 <= events[5].index <= 75
     assert all(isinstance(v, float) for e in events for v in e.evidence.values())
-    assert "edge_ratio" in events[4].message
+    assert "edge ratio declined" in events[4].message
+    assert [e.confidence for e in events] == [
+        *[1.0] * 4,
+        CONFIDENCE["edge_ratio"],
+        CONFIDENCE["g23"],
+        None,  # k_star: not measured
+    ]
+
+
+def test_spectral_confidence_only_on_the_series_it_was_measured_at() -> None:
+    strided = [r.model_copy(update={"stride": 4}) for r in SERIES]
+    events = _events(SeriesDetectors(ALL), strided)
+    assert [e.confidence for e in events if e.type == "edge.decline"] == [None]
+    assert "stride 4" in events[-1].message
 
 
 @pytest.mark.parametrize(
@@ -124,18 +137,19 @@ def test_series_bank_from_settings_runs_the_default_detector() -> None:
     assert tuple(bank.rules) == GrokkingConfig().detectors
 
 
-def test_scalar_bank_generalized_and_commutator_alarm() -> None:
+def test_scalar_bank_generalized_and_commutator_rise() -> None:
     bank = ScalarDetectors()
     events = []
-    defects = [2.0, 3.0, 2.5, 4.0, 30.0, 40.0]
+    defects = [2.0, 3.0, 2.5, 4.0, 100.0, 130.0, 140.0]  # 130 >= 51.05 x 2.5 (and > 10) at 500
     for i, defect in enumerate(defects):
-        events += bank.update(100 * i, {"commutator_defect": defect, "test_acc": 0.2 * i})
-    events += bank.update(500, {"test_acc": 1.0})  # a replayed step is ignored
-    assert [(e.type, e.detector, e.step) for e in events] == [
-        ("grokking.early_warning", "commutator", 400),
-        ("grokking.generalized", "test_acc", 500),
+        events += bank.update(100 * i, {"commutator_defect": defect, "test_acc": 0.1 * i})
+    events += bank.update(600, {"test_acc": 1.0})  # a replayed step is ignored
+    events += bank.update(700, {"test_acc": 0.95})
+    assert [(e.type, e.detector, e.step, e.confidence) for e in events] == [
+        ("commutator.rise", "commutator", 500, CONFIDENCE["commutator"]),
+        ("grokking.generalized", "test_acc", 700, 1.0),
     ]
-    assert events[0].evidence["ratio"] == pytest.approx(12.0)
+    assert events[0].evidence["ratio"] == pytest.approx(52.0)
 
 
 def test_scalar_bank_round_trips_and_ignores_other_names() -> None:
@@ -149,15 +163,15 @@ def test_scalar_bank_round_trips_and_ignores_other_names() -> None:
 
 def test_scalar_bank_memorisation_and_validation_loss_decline() -> None:
     bank = ScalarDetectors()
-    losses = [5.0, 4.0, 4.5, 5.0, 4.0, 3.7, 3.6, 3.5, 3.0]  # peak 5.0 after the warmup of 2
+    losses = [5.0, 4.0, 4.5, 5.0, 4.0, 3.4, 3.2, 3.1, 3.0]  # peak 5.0 after the warmup of 2
     events = []
     for i, loss in enumerate(losses):
         events += bank.update(50 * (i + 1), {"test_loss": loss, "train_acc": 0.9 + 0.02 * i})
     assert [(e.type, e.step, e.confidence) for e in events] == [
         ("memorisation.detected", 300, 1.0),
-        ("val_loss.decline", 400, 0.9),  # 3.7, 3.6, 3.5 <= 0.7664 x 5.0: three in a row
+        ("val_loss.decline", 400, CONFIDENCE["val_loss_decline"]),  # 2 in a row <= 0.659 x 5
     ]
-    assert events[1].evidence == pytest.approx({"value": 3.5, "baseline": 5.0, "ratio": 0.7})
+    assert events[1].evidence == pytest.approx({"value": 3.1, "baseline": 5.0, "ratio": 0.62})
 
 
 def test_scalar_bank_state_from_before_the_new_rules_restores() -> None:
@@ -179,7 +193,7 @@ def test_unreadable_bank_state_raises(data: bytes) -> None:
 def test_series_bank_runs_grokking_rules_on_its_windows_only() -> None:
     default = GrokkingConfig()
     records = [_record(r.index, r.edge_ratio, r.g23, window=20) for r in SERIES]
-    warnings = [e for e in _events(SeriesDetectors(default), records) if e.type == EARLY_WARNING]
-    assert warnings == []
+    spectral = [e for e in _events(SeriesDetectors(default), records) if e.detector == "edge_ratio"]
+    assert spectral == []
     events = _events(SeriesDetectors(default), SERIES)
-    assert [e.detector for e in events if e.type == EARLY_WARNING] == ["edge_ratio"]
+    assert [e.type for e in events if e.detector == "edge_ratio"] == ["edge.decline"]

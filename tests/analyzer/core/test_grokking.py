@@ -90,6 +90,11 @@ def test_defect_alarm_needs_ten_times_baseline_and_the_floor() -> None:
     assert _fired(DefectAlarm(), [10.0, 10.0, 10.0, 50.0, 99.0]) == []  # above 20, not 10x
 
 
+def test_defect_alarm_persist_needs_consecutive_measurements() -> None:
+    alarm = DefectAlarm(persist=2)
+    assert _fired(alarm, [2.0, 3.0, 2.0, 40.0, 5.0, 40.0, 50.0, 60.0]) == [6]
+
+
 @pytest.mark.parametrize("series", [[3.0] * 50, list(np.abs(_noise(3.0, 1.0, 100)))])
 def test_defect_alarm_silent_on_flat_and_noise(series: list[float]) -> None:
     assert _fired(DefectAlarm(), series) == []

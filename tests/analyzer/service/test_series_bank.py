@@ -110,7 +110,7 @@ def test_alerts_per_stride_and_stride_one_ids_as_before(store: Store, run_id: st
         if a.stride == 1:
             where = f"{run_id}\0all\0{a.window}\0{a.index}\0{a.type}\0{a.detector}"
             assert a.id == f"al_{hashlib.sha256(where.encode()).hexdigest()[:24]}"
-    event = DetectorEvent("edge.collapse", 60, 12, "m", {}, "collapse")
+    event = DetectorEvent("edge.collapse", 60, 12, "m", {}, "collapse", 1.0)
     ids = {
         Alert.model_validate_json(alert_json(run_id, "all", 4, event, 1.0, s)).id for s in (1, 3)
     }

@@ -35,4 +35,4 @@ def test_marks_round_trip_and_garbage_reads_as_none() -> None:
 
 def test_the_rule_is_the_detector_or_else_the_alert_type() -> None:
     assert rule_of(make_alert("edge.collapse")) == "edge.collapse"
-    assert rule_of(make_alert("grokking.early_warning", detector="lambda_max")) == "lambda_max"
+    assert rule_of(make_alert("edge.decline", detector="lambda_max")) == "lambda_max"
