@@ -18,9 +18,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from analyzer.core.grokking import GrokkingConfig
 from analyzer.records import WindowRecord
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
@@ -84,7 +86,9 @@ def gather(
             records[series_label(window, stride)] = [_record(r) for r in found]
     alerts = [a.model_dump() for a in service.store.run_alerts(run_id)]
     settings = service.settings.model_dump(mode="json", include=_DETECTOR_SETTINGS)
-    return {**summary, "records": records, "alerts": alerts, "analyzer_settings": settings}
+    config = asdict(GrokkingConfig.from_settings(service.settings))
+    return {**summary, "records": records, "alerts": alerts, "analyzer_settings": settings,
+            "grokking_config": config}  # fmt: skip
 
 
 def _record(record: WindowRecord) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.grokking import combined
+from benchmarks.grokking import combined, live
 from benchmarks.grokking.collect import run_all
 from benchmarks.grokking.figures import draw
 from benchmarks.grokking.grid import CONFIGS, Grid, load
@@ -135,6 +135,7 @@ def evaluate(runs: list[Raw], grid: Grid) -> dict[str, Any]:
         "at_equal_false_alarms": {
             label: at_false_alarms(points, FALSE_ALARM_LIMIT) for label, points in curves.items()
         },
+        "live": live.table(chosen, report),
         "pipeline_agrees": sum(pipeline_agrees(r) for r in runs),
         "runs": [_run_line(r) for r in runs],
         "tune_seeds": list(grid.tune_seeds),

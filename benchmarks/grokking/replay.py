@@ -2,7 +2,9 @@
 
 Feeding the saved window records of every (W, stride) series through a fresh `SeriesDetectors`
 must give exactly the series alerts the analyzer emitted while the run trained: it shows the
-stored records are complete and the live detectors are the rules the evaluation scores.
+stored records are complete and the live detectors are the rules the evaluation scores. The banks
+take the detector configuration the run was collected under (`grokking_config`), so a run keeps
+replaying after the defaults are retuned.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 from typing import cast
 
 from analyzer.core.detectors import SeriesDetectors
+from analyzer.core.grokking import GrokkingConfig
 from analyzer.records import WindowRecord
 from analyzer.service.config import AnalyzerSettings
 from benchmarks.grokking.signals import Raw
@@ -27,7 +30,10 @@ def replayed(raw: Raw) -> set[tuple[str, int, int, int]]:
     fired = set()
     for label, rows in raw["records"].items():
         window, stride = _series(label)
-        bank = SeriesDetectors.from_settings(settings)
+        base = SeriesDetectors.from_settings(settings)
+        saved = raw.get("grokking_config")
+        config = base.config if saved is None else GrokkingConfig.from_dict(saved)
+        bank = SeriesDetectors(config, base.collapse, base.phases)
         for row in rows:
             k_star = SimpleNamespace(weighted=row["k_star"], argmax=row["k_star"],
                                      floor=row["k_star"])  # fmt: skip

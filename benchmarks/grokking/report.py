@@ -48,6 +48,30 @@ def meets_goal(row: dict[str, Any], limit: float = 0.10) -> bool:
             and all(r <= limit for r in rates))  # fmt: skip
 
 
+def _live(rows: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "### Live rules: the analyzer's alerts, their default settings and confidence",
+        "",
+        "Each alert type the analyzer fires is one detector above. Its default setting must be "
+        "the one tuned on the tuning seeds; its `confidence`, (hits + 1) / (alarms + 2) on the "
+        "report seeds of all families, is how often its alert was followed by generalisation on "
+        "runs it was not tuned on (`analyzer.core.detectors.CONFIDENCE`).",
+        "",
+        "| alert | detector | evaluated as | default = tuned | warned | false alarms | "
+        "confidence |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for alert, row in rows.items():
+        same = "yes" if row["matches"] else f"no (live {_settings(row['live'])})"
+        lines.append(
+            f"| `{alert}` | {row['detector']} | {row['label']} ({_settings(row['tuned'])}) | "
+            f"{same} | {row['hits']}/{row['grokking_runs']} | "
+            f"{row['false_alarms']}/{row['control_runs']} | {row['confidence']:.3f} |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Tables per family, the equal-false-alarm comparison, timescales, the run list."""
     tune = ",".join(map(str, results["tune_seeds"]))
@@ -95,6 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
             continue
         lines.append(f"| {label} | {point['hit_rate']:.0%} | {point['median_lead']:.0f} | "
                      f"{point['worst_false_alarm_rate']:.0%} |")  # fmt: skip
+    lines += _live(results.get("live", {}))
     lines += ["", "### Timescales (tuning seeds): each (W, stride) series, its best setting", "",
               "| detector | warned | median lead | false alarms wd0 | false alarms nogen | AUROC |",
               "|---|---|---|---|---|---|"]  # fmt: skip
