@@ -8,17 +8,22 @@ early-warning step beside the test-accuracy jump (first test accuracy >= 0.90).
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import torch
 import uvicorn
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import producer
+from analyzer.core.detectors import MEMORISED, VAL_LOSS_DECLINE
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.server import AnalyzerService
 from api.app import create_app
@@ -31,6 +36,19 @@ from training import TrainConfig, Trainer, modular
 from training.loop import Evaluation, grok_step, train_logged
 
 console = Console()
+
+
+@contextmanager
+def logs_through(screen: Console) -> Iterator[None]:
+    """Route the root logger's records through `screen` (above a live progress bar, not through it)
+    while the block runs; the previous handlers come back after."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [RichHandler(console=screen, show_path=False, rich_tracebacks=False)]
+    try:
+        yield
+    finally:
+        root.handlers = saved
 
 
 def serve_api(redis_url: str, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -85,18 +103,21 @@ def settings_for(redis_url: str) -> AnalyzerSettings:
 
 
 def report(timeline: Timeline) -> None:
-    """Print the early warnings and the test-accuracy jump, with the lead."""
+    """Print memorisation, the default grokking warning with its confidence, and the jump."""
     jump = grok_step(timeline.evaluations)
-    warning = timeline.first("grokking.early_warning")
     seen = "" if timeline.jump_seen is None else f" (seen {timeline.jump_seen:.0f} s into the demo)"
+    memorised = timeline.first(MEMORISED)
+    if memorised is not None:
+        console.print(f"memorised (train accuracy >= 0.99): step {memorised.step}")
     console.print(f"test-accuracy jump (first test accuracy >= 0.90): step {jump}{seen}")
+    warning = timeline.first(VAL_LOSS_DECLINE)
     if warning is None:
-        console.print("no grokking.early_warning webhook arrived")
+        console.print(f"no {VAL_LOSS_DECLINE} webhook (the default grokking warning) arrived")
         return
     lead = "" if jump is None else f", {jump - warning.step} steps before the jump"
     console.print(
-        f"first grokking.early_warning webhook: step {warning.step} "
-        f"(detector {warning.detector}, arrived {warning.arrived:.0f} s into the demo){lead}"
+        f"default grokking warning {VAL_LOSS_DECLINE}: step {warning.step}, confidence "
+        f"{warning.confidence} (arrived {warning.arrived:.0f} s into the demo){lead}"
     )
 
 
@@ -107,7 +128,11 @@ def demo(redis_url: str, port: int, steps: int, batch: int, seed: int, exit_afte
     timeline = Timeline(time.monotonic())
     receiver = Receiver(secret, timeline.on_webhook(console)).start()
     server, thread, base = serve_api(redis_url, port)
-    with AnalyzerService(settings_for(redis_url)) as service, httpx.Client(base_url=base) as http:
+    with (
+        logs_through(console),
+        AnalyzerService(settings_for(redis_url)) as service,
+        httpx.Client(base_url=base) as http,
+    ):
         body = {"url": receiver.url, "event_types": ["*"], "secret": secret}
         http.post("/api/v1/webhooks", json=body).raise_for_status()
         console.print(f"analyzer {service.endpoint}   api {base}/api/v1/runs")

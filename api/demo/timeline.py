@@ -15,11 +15,13 @@ from training.loop import GROK_LEVEL, Evaluation
 
 @dataclass(frozen=True)
 class Arrival:
-    """One webhook as it arrived: alert type, the training step it reports, which detector."""
+    """One webhook as it arrived: alert type, the training step it reports, which detector, the
+    alert's confidence."""
 
     type: str
     step: int
     detector: str | None
+    confidence: float | None
     verified: bool
     arrived: float
 
@@ -45,8 +47,10 @@ class Timeline:
         data = envelope.get("data", {})
         elapsed = time.monotonic() - self.started
         kind, step = str(envelope.get("type")), int(data.get("step", -1))
+        detector, confidence = data.get("detector"), data.get("confidence")
+        arrival = Arrival(kind, step, detector, confidence, verified, elapsed)
         with self.lock:
-            self.arrivals.append(Arrival(kind, step, data.get("detector"), verified, elapsed))
+            self.arrivals.append(arrival)
 
     def on_webhook(self, console: Console) -> Callable[[dict[str, Any], bool], None]:
         """A receiver callback that records and prints each delivery."""

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import producer
+from analyzer.core.detectors import CONFIDENCE, VAL_LOSS_DECLINE
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
 from analyzer.service.server import AnalyzerService
@@ -36,7 +37,7 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
-def test_grokking_run_sends_early_warnings_before_generalized(redis_url: str) -> None:
+def test_grokking_run_sends_the_default_warning_before_generalized(redis_url: str) -> None:
     torch.set_num_threads(1)
     secret = new_secret()
     timeline = Timeline(time.monotonic())
@@ -64,5 +65,9 @@ def test_grokking_run_sends_early_warnings_before_generalized(redis_url: str) ->
     assert generalized is not None, "no grokking.generalized webhook arrived"
     assert generalized.step == jump
     assert all(a.verified for a in timeline.arrivals)
-    warnings = [a for a in timeline.arrivals if a.type == "grokking.early_warning"]
-    assert all(w.step < generalized.step for w in warnings)
+    warning = timeline.first(VAL_LOSS_DECLINE)
+    assert warning is not None, "the default grokking warning did not arrive"
+    assert warning.step < generalized.step
+    assert warning.confidence == CONFIDENCE["val_loss_decline"]
+    predictive = {"edge.decline", "commutator.rise", VAL_LOSS_DECLINE}
+    assert all(a.step < generalized.step for a in timeline.arrivals if a.type in predictive)
