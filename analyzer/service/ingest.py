@@ -3,10 +3,12 @@
 Per batch: one `apply.lua` call per run (pipelined) applies every message at most once; sharded
 snapshots whose partials all arrived are assembled; every series whose next snapshot arrived is
 advanced (`analyzer.service.series_bank`); logged scalars feed the run's scalar detectors; the
-runs' outboxes are published to the global alert stream. Everything after the apply is
-idempotent and is redone when a duplicate arrives, so a crash before the acknowledgement loses
-nothing: the producer resends, and the resend finishes the work. Deadlines (assembly timeouts,
-gaps) and heartbeat crashes are handled by `sweep`.
+runs' outboxes are published to the global alert stream. A START that would create a run is
+first put to the admission policy (`analyzer.service.admission`), with the sender's identity.
+Everything after the apply is idempotent and is redone when a duplicate arrives, so a crash
+before the acknowledgement loses nothing: the producer resends, and the resend finishes the
+work. Deadlines (assembly timeouts, gaps), heartbeat crashes and runs no data reached within
+`empty_run_ttl` are handled by `sweep`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from analyzer.errors import StateError
-from analyzer.records import RunState
+from analyzer.records import RunInfo, RunState
 from analyzer.service import assembly
+from analyzer.service.admission import Admission, running_by_project
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.prometheus import Counters
 from analyzer.service.runs import run_state
@@ -30,6 +33,7 @@ from analyzer.service.scripts import (
     applied,
     apply_calls,
     assemble_call,
+    run_project,
     scalars_call,
     swapped,
 )
@@ -49,6 +53,7 @@ class Ingestor:
         self.settings = settings
         self.counters = counters
         self.series = SeriesBank(store, settings, counters)
+        self.admission = Admission(settings.max_active_runs, settings.new_runs_per_minute)
 
     def limits(self, now: float) -> Limits:
         """Deadlines and retention for writes made at `now`."""
@@ -61,9 +66,13 @@ class Ingestor:
             s.keep_scalars,
         )
 
-    def handle_batch(self, messages: Sequence[Message], now: float) -> list[str]:
-        """Apply messages in order; per message `applied`, `duplicate`, `late` or a reason."""
+    def handle_batch(
+        self, messages: Sequence[Message], now: float, identities: Sequence[str] | None = None
+    ) -> list[str]:
+        """Apply messages in order; per message `applied`, `duplicate`, `late` or a reason.
+        `identities`: each message's producer identity (all "" when not given)."""
         outcomes = [_refusal(m) or "" for m in messages]
+        self._admit(messages, identities or [""] * len(messages), outcomes, now)
         valid = [(i, m) for i, m in enumerate(messages) if not outcomes[i]]
         limits = self.limits(now)
         results = self._apply([m for _, m in valid], now, limits)
@@ -84,7 +93,8 @@ class Ingestor:
         return outcomes
 
     def sweep(self, now: float) -> list[str]:
-        """Handle expired deadlines, publish leftover outboxes, mark silent runs crashed."""
+        """Handle expired deadlines, publish leftover outboxes, mark silent runs crashed, remove
+        runs no data reached within the TTL, recount the running runs per project."""
         crashed, runs = [], self.store.list_runs()
         limits = self.limits(now)
         for run in runs:
@@ -94,7 +104,36 @@ class Ingestor:
             if stale and self.store.mark_crashed(run.run_id, run.updated_at):
                 crashed.append(run.run_id)
         self.store.publish([run.run_id for run in runs])
+        cutoff = now - self.settings.empty_run_ttl
+        removed = set(self.store.remove_empty([r for r in runs if r.created_at <= cutoff]))
+        if removed:
+            self.counters.inc("runs_removed", amount=len(removed))
+        self.refresh(now, [run for run in runs if run.run_id not in removed])
         return crashed
+
+    def refresh(self, now: float, runs: Sequence[RunInfo] | None = None) -> None:
+        """Give the admission policy the running runs per project (of `runs`, else the registry)."""
+        runs = self.store.list_runs() if runs is None else runs
+        self.admission.refresh(running_by_project(runs, now, self.settings.heartbeat_timeout), now)
+
+    def _admit(
+        self,
+        messages: Sequence[Message],
+        identities: Sequence[str],
+        outcomes: list[str],
+        now: float,
+    ) -> None:
+        """Put the STARTs that would create a run to the admission policy, once per run; a
+        refused one's outcome becomes the reason (its other messages then meet an unknown run)."""
+        starts = [i for i, m in enumerate(messages) if m.kind is Kind.START and not outcomes[i]]
+        new = self.store.missing(sorted({messages[i].run for i in starts})) if starts else set()
+        decided: dict[str, str] = {}
+        for i in starts:
+            run = messages[i].run
+            if run in new and run not in decided:
+                project = run_project(messages[i].body)
+                decided[run] = self.admission.admit(identities[i], project, now) or ""
+            outcomes[i] = decided.get(run, "")
 
     def _apply(self, messages: list[Message], now: float, limits: Limits) -> list[Applied]:
         """Run the apply calls and register applied or resent STARTs; a result per message."""

@@ -6,7 +6,10 @@ atomic per-run change it mirrors, and idempotently, so a crash between the two l
 
 - `RUNS` (registry ZSET): `ZADD NX` after a START is applied; a START that turns out to be a
   duplicate (the producer resends until acknowledged) adds it again, so a crash after the apply
-  and before the ZADD is repaired by the resend. The acknowledgement follows the ZADD.
+  and before the ZADD is repaired by the resend. The acknowledgement follows the ZADD. A run the
+  sweep removes (no data within the TTL, `remove_empty.lua`) leaves it by a ZREM after its keys
+  are deleted, and is added back when its meta exists again by then (a START re-created it); a
+  crash between the two leaves a member with no meta, which every reader skips.
 - `ALERTS` (global STREAM the api's webhook dispatcher consumes): the per-run script appends each
   alert to the run's stream and to the run's `outbox` LIST in the same atomic step; afterwards the
   analyzer XADDs the outbox entries to `ALERTS` and removes them from the outbox. A crash between
@@ -31,7 +34,8 @@ def _run(run_id: str, *parts: object) -> str:
 
 
 def meta(run_id: str) -> str:
-    """HASH of the run's registry entry: state, project, config, timestamps, per-rank counters."""
+    """HASH of the run's registry entry: state, project, config, timestamps, per-rank counters,
+    and `empty` until the first sketch or scalars (see `lua/apply.lua`)."""
     return _run(run_id, "meta")
 
 

@@ -5,10 +5,11 @@ Each service owns a `CollectorRegistry` (several services may share a process, e
 
     received                      se_analyzer_received_total
     applied{kind}, duplicate{kind} se_analyzer_applied_total, se_analyzer_duplicates_total
-    rejected{reason}              se_analyzer_rejected_total
+    rejected{reason}              se_analyzer_rejected_total (project_full, rate_limited: limits)
     windows                       se_analyzer_windows_computed_total
     assembly_timeouts, gaps, late se_analyzer_assembly_timeouts_total, _gaps_total, _late_total
     alerts{type}, crashed         se_analyzer_alerts_total, se_analyzer_runs_crashed_total
+    runs_removed                  se_analyzer_runs_removed_total (no data within the TTL)
     ack_dropped, sweep_failed, cas_retries, redis_errors   (se_analyzer_<name>_total)
 
 Gauges: `lag` (se_analyzer_processing_lag_seconds: receipt of a batch's oldest message to its
@@ -34,6 +35,7 @@ _COUNTERS: dict[str, tuple[str, str, str | None]] = {
     "late": ("late", "Sketches for snapshots the series had passed.", None),
     "alerts": ("alerts", "Alert events raised, by type.", "type"),
     "crashed": ("runs_crashed", "Runs marked crashed on heartbeat timeout.", None),
+    "runs_removed": ("runs_removed", "Runs removed because no data reached them in the TTL.", None),
     "ack_dropped": ("ack_dropped", "Acknowledgements the socket could not send.", None),
     "sweep_failed": ("sweep_failed", "Sweeps that raised.", None),
     "cas_retries": ("cas_retries", "Series updates retried after another writer.", None),

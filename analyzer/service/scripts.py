@@ -205,8 +205,18 @@ def mark_crashed_call(run_id: str, updated_at: float) -> Call:
     return Call("mark_crashed", [keys.meta(run_id)], [repr(updated_at)])
 
 
+def remove_empty_call(run_id: str, updated_at: float, fields: Sequence[bytes]) -> Call | None:
+    """`remove_empty.lua` for a run whose meta HASH has these field names: delete its meta and
+    its ranks' seen SETs unless it spoke after `updated_at`; None when data reached it."""
+    if b"empty" not in fields:
+        return None
+    ranks = sorted(int(f[4:]) for f in fields if f.startswith(b"low:"))
+    script_keys = [keys.meta(run_id), *(keys.seen(run_id, rank) for rank in ranks)]
+    return Call("remove_empty", script_keys, [repr(updated_at)])
+
+
 def swapped(reply: Any) -> bool:
-    """Whether a compare-and-set script (`detect_scalars.lua`, `mark_crashed.lua`) wrote."""
+    """Whether a compare-and-set script (`detect_scalars`, `mark_crashed`, `remove_empty`) wrote."""
     return int(reply) == 1
 
 
@@ -227,13 +237,18 @@ def run_config(body: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def run_project(body: dict[str, Any]) -> str:
+    """The project a START body names, "default" when it names none."""
+    project = body.get("project")
+    return project if isinstance(project, str) and project else "default"
+
+
 def _kind_args(message: Message) -> tuple[str, list[Any]]:
     """The kind's target key and its four fields f1..f4 of `apply.lua` (see its header)."""
     run, body = message.run, message.body
     if message.kind is Kind.START:
-        project = body.get("project")
         return keys.meta(run), [
-            project if isinstance(project, str) and project else "default",
+            run_project(body),
             message.world,
             json.dumps(run_config(body), sort_keys=True, allow_nan=False),
             _int_or_blank(body.get("d")),

@@ -4,9 +4,12 @@ Per loop iteration: drain up to `batch_max` messages, decode each (a WireError i
 reason), apply the batch in Redis (one pipelined script call per run, then the series advances),
 then acknowledge each sender's applied seqs in one frame. Duplicates are acknowledged again. One
 bad message costs one counter and, at a bounded rate, one log line; a Redis outage costs the
-batch its acknowledgements (the producers resend), never the service. Several analyzers may
+batch its acknowledgements (the producers resend), never the service, and is logged when it
+begins, in a summary every `OutageLog.interval` seconds, and when it ends. Several analyzers may
 serve the same runs: each binds its own endpoint and Redis keeps them correct. Stopping (SIGTERM,
 Ctrl-C, `stop()`) finishes the batch in flight and sends its acknowledgements first.
+Each message goes in with its producer's identity, the CURVE public key (ZAP User-Id) when CURVE
+is on, else the peer address: the limits on new runs count per identity (`admission`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from types import TracebackType
 
 import redis
@@ -25,9 +29,10 @@ from analyzer.errors import AnalyzerError, RejectedError
 from analyzer.service import curve_auth
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.ingest import Ingestor
+from analyzer.service.outage_log import OutageLog
 from analyzer.service.prometheus import Counters, LogBudget
 from analyzer.service.scripts import ACCEPTED, Outcome
-from analyzer.service.store import Client, Store, connect
+from analyzer.service.store import Client, Store, connect, unreachable
 from producer import wire
 from producer.errors import WireError
 
@@ -49,6 +54,7 @@ class AnalyzerService:
         self.store = Store(self.client)
         self.ingestor = Ingestor(self.store, settings, self.counters)
         self._budget = LogBudget()
+        self._outage = OutageLog()
         self._stopping = threading.Event()
         self._bound = threading.Event()
         self._thread: threading.Thread | None = None
@@ -68,8 +74,9 @@ class AnalyzerService:
             raise AnalyzerError("the analyzer service is already started")
         try:
             self.client.ping()
+            self.ingestor.refresh(time.time())
         except redis.RedisError as exc:
-            raise AnalyzerError(f"cannot reach Redis at {self.settings.redis_url}: {exc}") from None
+            raise AnalyzerError(unreachable(self.settings.redis_url, exc)) from None
         self._stopping.clear()
         self._endpoint, self._bind_error = None, None
         if self.settings.metrics_port is not None and self.metrics_port is None:
@@ -143,38 +150,60 @@ class AnalyzerService:
         while not self._stopping.is_set():
             if sock.poll(_POLL_MS):
                 batch: list[list[bytes]] = []
+                peers: list[str] = []
                 while len(batch) < self.settings.batch_max:
                     try:
-                        batch.append(sock.recv_multipart(flags=zmq.NOBLOCK))
+                        frames = sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
-                self._process(sock, batch, time.monotonic())
+                    batch.append([frame.bytes for frame in frames])
+                    peers.append(self._producer(frames[0]))
+                self._process(sock, batch, peers, time.monotonic())
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + self.settings.sweep_interval
                 self._sweep()
 
-    def _process(self, sock: zmq.Socket[bytes], batch: list[list[bytes]], received: float) -> None:
-        for sender, seqs in self.process(batch).items():
+    def _producer(self, frame: zmq.Frame) -> str:
+        """Who sent a message, for the limits: its CURVE public key (the ZAP User-Id) when CURVE
+        is on, else its peer address ("" on a transport without one)."""
+        name = "User-Id" if self.settings.curve_secret_key is not None else "Peer-Address"
+        try:
+            return str(frame.get(name))
+        except zmq.ZMQError:
+            return ""
+
+    def _process(
+        self,
+        sock: zmq.Socket[bytes],
+        batch: list[list[bytes]],
+        peers: list[str],
+        received: float,
+    ) -> None:
+        for sender, seqs in self.process(batch, peers).items():
             try:
                 sock.send_multipart([sender, *wire.encode_ack(seqs)], flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 self.counters.inc("ack_dropped")
         self.counters.set("lag", time.monotonic() - received)
 
-    def process(self, batch: list[list[bytes]]) -> dict[bytes, list[int]]:
-        """Decode and apply ROUTER messages [identity, *frames]; the seqs to ack per identity."""
+    def process(
+        self, batch: list[list[bytes]], peers: Sequence[str] | None = None
+    ) -> dict[bytes, list[int]]:
+        """Decode and apply ROUTER messages [identity, *frames] sent by `peers` (the producer
+        identities the limits count, all "" when not given); the seqs to ack per identity."""
         self.counters.inc("received", amount=len(batch))
         self.counters.set("batch", len(batch))
-        senders, messages = [], []
-        for frames in batch:
+        senders, messages, producers = [], [], []
+        for frames, peer in zip(batch, peers or [""] * len(batch), strict=True):
             try:
                 messages.append(wire.decode(frames[1:]))
                 senders.append(frames[0])
+                producers.append(peer)
             except WireError as exc:
                 self._reject(exc.reason, exc)
         acks: dict[bytes, list[int]] = {}
         tally: Counter[tuple[str, str]] = Counter()
-        outcomes = self._apply(messages)
+        outcomes = self._apply(messages, producers)
         for sender, message, outcome in zip(senders, messages, outcomes, strict=True):
             if outcome in ACCEPTED:
                 tally["duplicate" if outcome == Outcome.DUPLICATE else "applied", message.kind] += 1
@@ -185,21 +214,24 @@ class AnalyzerService:
             self.counters.inc(name, str(kind), amount=count)
         return acks
 
-    def _apply(self, messages: list[wire.Message]) -> list[str]:
+    def _apply(self, messages: list[wire.Message], producers: list[str]) -> list[str]:
         """Outcomes of a batch; after an internal error, message by message to isolate it.
 
         A Redis failure leaves the batch unacknowledged ("" outcomes): the producers resend.
         """
         try:
-            return self.ingestor.handle_batch(messages, time.time())
+            outcomes = self.ingestor.handle_batch(messages, time.time(), producers)
         except redis.RedisError as exc:
             return self._redis_failed(exc, len(messages))
         except Exception:
             self.ingestor.series.forget()
+        else:
+            self._redis_back()
+            return outcomes
         outcomes = []
-        for message in messages:
+        for message, producer in zip(messages, producers, strict=True):
             try:
-                outcomes += self.ingestor.handle_batch([message], time.time())
+                outcomes += self.ingestor.handle_batch([message], time.time(), [producer])
             except redis.RedisError as exc:
                 return [*outcomes, *self._redis_failed(exc, len(messages) - len(outcomes))]
             except Exception as exc:
@@ -211,9 +243,25 @@ class AnalyzerService:
     def _redis_failed(self, exc: Exception, count: int) -> list[str]:
         self.ingestor.series.forget()
         self.counters.inc("redis_errors")
-        if self._budget.allow(time.monotonic()):
+        line = self._outage.failed(time.monotonic())
+        if line is not None and line.failures == 1:
             log.warning("Redis failed; %d messages left to resend: %s", count, exc)
+        elif line is not None:
+            log.warning(
+                "Redis still failing after %.0f s: %d failed batches (%d not logged since the "
+                "last line); %d messages left to resend: %s",
+                line.elapsed,
+                line.failures,
+                line.suppressed,
+                count,
+                exc,
+            )
         return [""] * count
+
+    def _redis_back(self) -> None:
+        line = self._outage.recovered(time.monotonic())
+        if line is not None:
+            log.info("Redis is back after %.1f s: %d failed batches", line.elapsed, line.failures)
 
     def _reject(self, reason: str, exc: Exception) -> None:
         self.counters.inc("rejected", reason)

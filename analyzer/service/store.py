@@ -3,23 +3,30 @@
 Works with `redis.Redis` and `redis.cluster.RedisCluster` alike (raw bytes, no decoding): every
 script touches one run's `{run_id}` keys; global indexes follow as single-key commands in the
 order `analyzer.service.keys` documents. Scripts run through pipelines, one round trip per batch.
+URLs are redis-py's: `rediss://` for TLS (CA options as query parameters, `?ssl_ca_certs=PATH`),
+`redis://user:password@host` for an ACL user; `redact` keeps the password out of messages.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.connection import parse_url
 
 from analyzer.errors import StateError
+from analyzer.records import RunInfo
 from analyzer.service import keys
 from analyzer.service.reader import Client, Reader
-from analyzer.service.scripts import Call, mark_crashed_call, swapped
+from analyzer.service.scripts import Call, mark_crashed_call, remove_empty_call, swapped
 
 _LUA = Path(__file__).with_name("lua")
-_SCRIPTS = ("apply", "assemble", "advance", "detect_scalars", "mark_crashed")
+_SCRIPTS = ("apply", "assemble", "advance", "detect_scalars", "mark_crashed", "remove_empty")
+_HIDDEN = "***"
 
 
 def connect(url: str, cluster: bool = False) -> Client:
@@ -27,6 +34,32 @@ def connect(url: str, cluster: bool = False) -> Client:
     if cluster:
         return redis.RedisCluster.from_url(url)
     return redis.Redis.from_url(url)
+
+
+def redact(url: str) -> str:
+    """`url` with its password (user info or `password=` query parameter) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable Redis URL>"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = f"{userinfo.partition(':')[0]}:{_HIDDEN}"
+    query = [(k, _HIDDEN if k == "password" else v) for k, v in parse_qsl(parts.query)]
+    netloc = f"{userinfo}{at}{hostport}"
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/*")))
+
+
+def unreachable(url: str, exc: redis.RedisError) -> str:
+    """Why Redis at `url` (redacted) failed, with a hint when TLS or a password is the cause."""
+    hint = ""
+    if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+        hint = " (the client does not trust the server's certificate: check ?ssl_ca_certs=)"
+    elif isinstance(exc.__cause__, ConnectionResetError) and url.startswith("redis://"):
+        hint = " (a server that requires TLS resets plain connections: use rediss://)"
+    elif isinstance(exc, redis.AuthenticationError) and "password" not in parse_url(url):
+        hint = " (the server requires a password: redis://user:password@host)"
+    return f"cannot reach Redis at {redact(url)}: {exc}{hint}"
 
 
 class Store(Reader):
@@ -60,6 +93,46 @@ class Store(Reader):
                 for run_id, created_at in runs.items():
                     pipe.zadd(keys.RUNS, {run_id: created_at}, nx=True)
                 pipe.execute()
+
+    def missing(self, run_ids: Sequence[str]) -> set[str]:
+        """Those of `run_ids` that have no meta HASH: a START for them would create the run."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.exists(keys.meta(run_id))
+            found = pipe.execute()
+        return {run_id for run_id, n in zip(run_ids, found, strict=True) if not n}
+
+    def remove_empty(self, runs: Sequence[RunInfo]) -> list[str]:
+        """Delete those of `runs` (as read, `updated_at` included) that no data ever reached and
+        that stayed silent since, then drop them from the registry; the run ids removed."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for run in runs:
+                pipe.hkeys(keys.meta(run.run_id))
+            fields = pipe.execute()
+        calls = {
+            run.run_id: call
+            for run, names in zip(runs, fields, strict=True)
+            if (call := remove_empty_call(run.run_id, run.updated_at, names)) is not None
+        }
+        replies = self.run(list(calls.values())) if calls else []
+        removed = [run_id for run_id, reply in zip(calls, replies, strict=True) if swapped(reply)]
+        self.unregister(removed)
+        return removed
+
+    def unregister(self, run_ids: Sequence[str]) -> None:
+        """Drop deleted runs from the registry (ZREM after the delete, as `keys` documents); a run
+        a START re-created meanwhile, whose ZADD NX came before this ZREM, is registered again."""
+        if not run_ids:
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.zrem(keys.RUNS, run_id)
+            pipe.execute()
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.hget(keys.meta(run_id), "created_at")
+            created = pipe.execute()
+        self.register({r: float(c) for r, c in zip(run_ids, created, strict=True) if c is not None})
 
     def publish(self, run_ids: Sequence[str]) -> int:
         """Copy the runs' outbox alerts to the global stream, then drop them from the outboxes."""

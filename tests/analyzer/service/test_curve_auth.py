@@ -9,9 +9,8 @@ import numpy as np
 import zmq
 
 from analyzer.service.server import AnalyzerService
-from producer.config import ProducerConfig
 from producer.transport import Sender
-from producer.wire import Kind
+from tests.support.producers import sending
 
 D = 8
 
@@ -22,13 +21,7 @@ def _keys() -> tuple[str, str]:
 
 
 def _send(service: AnalyzerService, run: str, **keys: str | None) -> Sender:
-    config = ProducerConfig(endpoint=service.endpoint, resend_after=0.2, linger_ms=0, **keys)
-    sender = Sender(config, run)
-    sender.start()
-    sender.send(Kind.START, body={"d": D})
-    for i, x in enumerate(np.random.default_rng(0).normal(size=(5, D))):
-        sender.send(Kind.SKETCH, step=i, index=i, d=D, payload=x)
-    return sender
+    return sending(service.endpoint, run, np.random.default_rng(0).normal(size=(5, D)), **keys)
 
 
 def test_only_listed_producers_are_admitted(
