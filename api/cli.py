@@ -7,28 +7,61 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
 from analyzer.service.server import AnalyzerService
 from api.app import create_app
 from api.config import ApiSettings
+from api.key_commands import app as keys_app
+from api.key_commands import server_keys
 from api.token_commands import app as token_app
 from api.token_commands import bootstrap
 
 app = typer.Typer(help="Spectral Edge Dynamics: training-dynamics monitor.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
 
 RedisUrl = Annotated[
     str | None,
-    typer.Option(help="Redis to use; an embedded redis-server is started when omitted."),
+    typer.Option(
+        envvar="SPECTRAL_EDGE_REDIS_URL",
+        help="Redis to use; an embedded redis-server is started when neither is given.",
+    ),
 ]
-Bind = Annotated[str, typer.Option(help="ZeroMQ endpoint the analyzer binds for producers.")]
+Bind = Annotated[
+    str | None,
+    typer.Option(
+        help="ZeroMQ endpoint the analyzer binds for producers (default: SPECTRAL_EDGE_BIND, "
+        "else tcp://127.0.0.1:5555); off loopback it needs --curve-keys or --insecure."
+    ),
+]
+CurveKeys = Annotated[
+    Path | None,
+    typer.Option(
+        file_okay=False,
+        help="Directory from `spectral-edge keys create`: CURVE on, admitting its producers.",
+    ),
+]
+Insecure = Annotated[
+    bool,
+    typer.Option(
+        "--insecure", help="Allow a non-loopback --bind without CURVE (anyone may send, in clear)."
+    ),
+]
+SslCertfile = Annotated[
+    Path | None, typer.Option(help="Serve the api over TLS with this certificate (PEM).")
+]
+SslKeyfile = Annotated[
+    Path | None, typer.Option(help="The certificate's private key (PEM), if not in --ssl-certfile.")
+]
 Host = Annotated[str, typer.Option(help="Address the api listens on.")]
 Port = Annotated[int, typer.Option(help="Port the api listens on.")]
 Strides = Annotated[
@@ -77,15 +110,19 @@ def _exit(signum: int, frame: FrameType | None) -> NoReturn:
 @app.command()
 def up(
     redis_url: RedisUrl = None,
-    bind: Bind = "tcp://127.0.0.1:5555",
+    bind: Bind = None,
     host: Host = "127.0.0.1",
     port: Port = 8000,
     open_: Open = False,
     strides: Strides = None,
+    curve_keys: CurveKeys = None,
+    insecure: Insecure = False,
+    ssl_certfile: SslCertfile = None,
+    ssl_keyfile: SslKeyfile = None,
 ) -> None:
     """Start the analyzer and the api together (Ctrl-C stops both)."""
-    settings = api_settings(host, port, open_)
-    analyzing = analyzer_settings(bind=bind, strides=strides)
+    settings = api_settings(host, port, open_, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    analyzing = analyzer_settings(strides, curve_keys, bind=bind, insecure=insecure or None)
     with redis_or_embedded(redis_url) as url:
         service = AnalyzerService(analyzing.model_copy(update={"redis_url": url}))
         service.start()
@@ -99,7 +136,7 @@ def up(
 @app.command()
 def analyzer(
     redis_url: RedisUrl = None,
-    bind: Bind = "tcp://127.0.0.1:5555",
+    bind: Bind = None,
     redis_cluster: Annotated[
         bool, typer.Option("--redis-cluster", help="--redis-url names a Redis Cluster node.")
     ] = False,
@@ -107,10 +144,12 @@ def analyzer(
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0: a free one).")
     ] = None,
     strides: Strides = None,
+    curve_keys: CurveKeys = None,
+    insecure: Insecure = False,
 ) -> None:
     """Run the analyzer alone; SIGTERM or Ctrl-C finish the batch in flight, then stop."""
     given = {"redis_cluster": redis_cluster or None, "metrics_port": metrics_port}
-    settings = analyzer_settings(bind=bind, strides=strides, **given)
+    settings = analyzer_settings(strides, curve_keys, bind=bind, insecure=insecure or None, **given)
     with redis_or_embedded(redis_url) as url:
         service = AnalyzerService(settings.model_copy(update={"redis_url": url}))
         service.start()
@@ -122,46 +161,75 @@ def analyzer(
 
 @app.command()
 def api(
-    redis_url: RedisUrl = None, host: Host = "127.0.0.1", port: Port = 8000, open_: Open = False
+    redis_url: RedisUrl = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    open_: Open = False,
+    ssl_certfile: SslCertfile = None,
+    ssl_keyfile: SslKeyfile = None,
 ) -> None:
     """Run the api alone."""
-    settings = api_settings(host, port, open_)
+    settings = api_settings(host, port, open_, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     with redis_or_embedded(redis_url) as url:
         serve(settings.model_copy(update={"redis_url": url}))
 
 
-def api_settings(host: str, port: int, open_: bool) -> ApiSettings:
-    """Validated api settings; exits with a message when open mode is asked off loopback."""
+def api_settings(host: str, port: int, open_: bool, **given: Any) -> ApiSettings:
+    """Validated api settings from the options (in `given`, None: not given); exits with a
+    message when one is invalid, such as open mode off loopback."""
+    options = {k: v for k, v in given.items() if v is not None}
     try:
-        return ApiSettings(host=host, port=port, open=open_)
+        return ApiSettings(host=host, port=port, open=open_, **options)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {reason(exc)}", err=True)
         raise typer.Exit(2) from exc
 
 
-def analyzer_settings(strides: str | None, **given: Any) -> AnalyzerSettings:
-    """Validated analyzer settings from the options given (None: not given); exits with a
-    message when one is invalid."""
+def analyzer_settings(
+    strides: str | None, curve_keys: Path | None, **given: Any
+) -> AnalyzerSettings:
+    """Validated analyzer settings from the options given (None: not given), CURVE keys read
+    from `curve_keys`; exits with a message when one is invalid, such as an open bind."""
     options = {k: v for k, v in given.items() if v is not None}
     try:
         if strides is not None:
             options["strides"] = [int(s) for s in strides.split(",")]
+        if curve_keys is not None:
+            options["curve_secret_key"], options["curve_clients"] = server_keys(curve_keys)
         return AnalyzerSettings(**options)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {reason(exc)}", err=True)
         raise typer.Exit(2) from exc
+
+
+def reason(exc: ValueError) -> str:
+    """What was wrong, on one line: each validation error's message (after its field, if any)."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(
+        ".".join(map(str, error["loc"])) + ": " + error["msg"] if error["loc"] else error["msg"]
+        for error in exc.errors()
+    )
 
 
 def serve(settings: ApiSettings) -> None:
     """Print where the api and dashboard are (and a first admin token), then serve until Ctrl-C."""
-    base = f"http://{settings.host}:{settings.port}"
+    scheme = "http" if settings.ssl_certfile is None else "https"
+    base = f"{scheme}://{settings.host}:{settings.port}"
     typer.echo(f"api             {base}/api/v1/runs")
     typer.echo(f"dashboard       {base}/dashboard/")
     token = None if settings.open else bootstrap(settings.redis_url)
     if token:
         typer.echo(f"admin token     {token}  (shown once; `spectral-edge token create` for more)")
     app_ = create_app(settings)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+    )
 
 
 @app.command()

@@ -6,7 +6,7 @@ import ipaddress
 import socket
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.allow_list import AllowList
@@ -15,17 +15,21 @@ from api.allow_list import AllowList
 class ApiSettings(BaseSettings):
     """Where the api listens and reads, and how the webhook dispatcher delivers.
 
+    `redis_url` is redis-py's: `rediss://host:port/0?ssl_ca_certs=/path/ca.crt` for TLS,
+    `redis://user:password@host:port/0` for an ACL user (see `analyzer.service.store`).
     `webhook_consumer` names this process in the dispatcher's Redis consumer group; it defaults to
     the host name so a restarted api finds (and finishes) its own unacknowledged alerts. Replicas
     sharing one Redis need distinct names. `open` serves without tokens and is accepted only with a
     loopback `host`; `sse_block` bounds each blocking Redis read of a live stream (seconds).
     `webhook_allow` lists CIDRs and host names that webhooks may reach although private or loopback
     (environment: comma-separated); `webhook_cooldown` is the per (rule, run) alert cooldown (s).
+    `ssl_certfile` (PEM, with `ssl_keyfile` unless it holds the key too) serves the api over TLS,
+    for deployments without a reverse proxy in front.
     """
 
     model_config = SettingsConfigDict(env_prefix="SPECTRAL_EDGE_", extra="ignore")
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     webhook_timeout: float = Field(default=10.0, gt=0)
@@ -42,6 +46,8 @@ class ApiSettings(BaseSettings):
     webhook_message_ttl: float = Field(default=7 * 86400.0, gt=0)
     open: bool = False
     sse_block: float = Field(default=1.0, gt=0, le=30)
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None
 
     @field_validator("webhook_allow", mode="before")
     @classmethod
@@ -60,6 +66,12 @@ class ApiSettings(BaseSettings):
     def _cap_above_base(self) -> ApiSettings:
         if self.webhook_backoff_cap < self.webhook_backoff_base:
             raise ValueError("webhook_backoff_cap must be >= webhook_backoff_base")
+        return self
+
+    @model_validator(mode="after")
+    def _key_with_certificate(self) -> ApiSettings:
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
         return self
 
     @model_validator(mode="after")

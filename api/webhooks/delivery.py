@@ -4,8 +4,11 @@ A message is one alert for one subscription, rendered in the subscription's form
 with Standard Webhooks headers: `webhook-id` (the same for every retry of one alert to one
 subscription), `webhook-timestamp` and `webhook-signature` (one `v1,` signature per active
 secret). Before each attempt the target passes the SSRF guard and the POST goes to the vetted
-address (the URL's host stays in `Host` and in TLS SNI); redirects are not followed and the
-response body is never read. Every attempt is recorded; `schedule.decide` says what follows.
+address (the URL's host stays in `Host` and in TLS SNI, and an `https` certificate is verified
+against it). Each attempt has a connection of its own (`connection: close`): the client's pool
+is keyed by address, and a connection verified for one host name must never carry a request for
+another name at that address. Redirects are not followed and the response body is never read.
+Every attempt is recorded; `schedule.decide` says what follows.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ class Courier:
         timestamp = int(now)
         headers = {
             "host": url.netloc.decode(),
+            "connection": "close",
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "webhook-id": msg_id,

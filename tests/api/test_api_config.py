@@ -46,3 +46,7 @@ def test_invalid_values_are_refused() -> None:
 def test_the_settings_import_nothing_from_the_webhooks() -> None:
     source = Path(config.__file__).read_text(encoding="utf-8")
     assert not [m for m in imported_modules(source) if m.startswith("api.webhooks")]
+
+
+def test_settings_repr_hides_the_redis_password() -> None:
+    assert "hunter2" not in repr(ApiSettings(redis_url="redis://u:hunter2@h/0"))
