@@ -27,6 +27,7 @@ import numpy as np
 import redis
 import zmq
 
+from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
 from benchmarks.analyzer.harness import Analyzers
 from producer import wire
@@ -38,6 +39,8 @@ WINDOWS = [10, 20, 30]
 PROJECT = "default"
 RESULTS = Path(__file__).with_name("flood_results.json")
 UNLIMITED = {"max_active_runs": 10**9, "new_runs_per_minute": 10**9, "empty_run_ttl": 1e9}
+DEFAULT_LIMITS = {name: AnalyzerSettings.model_fields[name].default
+                  for name in ("max_active_runs", "new_runs_per_minute")}  # fmt: skip
 
 
 def redis_state(client: redis.Redis) -> dict[str, int]:
@@ -183,7 +186,7 @@ def main() -> None:
     results = {
         "real runs alone": scenario({}, 0, args),
         "flood, no limits": scenario(UNLIMITED, args.flood, args),
-        "flood, limits": scenario({"empty_run_ttl": args.ttl}, args.flood, args),
+        "flood, limits": scenario({**DEFAULT_LIMITS, "empty_run_ttl": args.ttl}, args.flood, args),
     }
     report(results, args)
     RESULTS.write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
