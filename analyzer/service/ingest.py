@@ -115,6 +115,7 @@ class Ingestor:
         """Give the admission policy the running runs per project (of `runs`, else the registry)."""
         runs = self.store.list_runs() if runs is None else runs
         self.admission.refresh(running_by_project(runs, now, self.settings.heartbeat_timeout), now)
+        self.counters.set("rate_identities", self.admission.tracked)
 
     def _admit(
         self,

@@ -44,6 +44,7 @@ _COUNTERS: dict[str, tuple[str, str, str | None]] = {
 _GAUGES = {
     "lag": ("processing_lag_seconds", "Receipt of a batch's oldest message to its ack."),
     "batch": ("batch_size", "Messages in the last batch."),
+    "rate_identities": ("rate_identities", "Producer identities the new-run rate limit tracks."),
 }
 
 

@@ -119,7 +119,7 @@ def test_the_rate_limit_counts_per_curve_key(
 def test_the_rate_limit_counts_per_peer_address_without_curve(
     make_service: MakeService, dealer: MakeDealer, run_id: str
 ) -> None:
-    service = make_service(new_runs_per_minute=2)
+    service = make_service(new_runs_per_minute=2, sweep_interval=0.2)
     first = dealer(service.endpoint, source="127.0.0.2")
     assert first.starts([f"{run_id}-a{i}" for i in range(3)], "p") == [0, 1]
     again = dealer(service.endpoint, source="127.0.0.2")  # a new connection, the same address
@@ -127,6 +127,8 @@ def test_the_rate_limit_counts_per_peer_address_without_curve(
     elsewhere = dealer(service.endpoint, source="127.0.0.3")
     assert elsewhere.starts([f"{run_id}-b{i}" for i in range(2)], "p") == [0, 1]
     assert service.counters.snapshot()["rejected"] == {"rate_limited": 2}
+    tracked = "se_analyzer_rate_identities"  # both addresses, refreshed at each sweep
+    eventually(lambda: service.counters.registry.get_sample_value(tracked) == 2)
 
 
 def test_real_runs_are_served_while_a_flood_is_refused(
