@@ -206,40 +206,23 @@ class ScalarDetectors:
         """Feed the scalars logged at `step`; the events they fire."""
         fresh = {n: v for n, v in values.items() if step > self.last_step.get(n, -1)}
         self.last_step.update(dict.fromkeys(fresh, step))
+        rules = (
+            (GENERALIZED, ACCURACY_NAMES, self.generalized, None, OBSERVED, _generalized_text),
+            (MEMORISED, (TRAIN_ACCURACY,), self.memorised, TRAIN_ACCURACY, OBSERVED,
+             _memorised_text),
+            (COMMUTATOR_RISE, (DEFECT_NAME,), self.defect, "commutator",
+             CONFIDENCE["commutator"], _defect_text),
+            (VAL_LOSS_DECLINE, LOSS_NAMES, self.val_loss, "val_loss_decline",
+             CONFIDENCE["val_loss_decline"], _val_loss_text),
+        )  # fmt: skip
         events = []
-        for name in ACCURACY_NAMES:
-            hit = self.generalized.update(fresh[name]) if name in fresh else None
-            if hit is not None:
-                text = f"{name} reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}"
-                events.append(DetectorEvent(GENERALIZED, step, step, text, hit, name, OBSERVED))
-        hit = self.memorised.update(fresh[TRAIN_ACCURACY]) if TRAIN_ACCURACY in fresh else None
-        if hit is not None:
-            text = (
-                f"train_acc reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}: "
-                f"the run has memorised its training set"
-            )
-            events.append(DetectorEvent(MEMORISED, step, step, text, hit, TRAIN_ACCURACY, OBSERVED))
-        hit = self.defect.update(fresh[DEFECT_NAME]) if DEFECT_NAME in fresh else None
-        if hit is not None:
-            text = (
-                f"commutator defect rose to {hit['value']:.3g}, {hit['ratio']:.1f} x its early "
-                f"baseline {hit['baseline']:.3g}, at step {step} (may precede generalisation; "
-                f"confidence from the evaluation)"
-            )
-            events.append(DetectorEvent(COMMUTATOR_RISE, step, step, text, hit, "commutator",
-                                        CONFIDENCE["commutator"]))  # fmt: skip
-        for name in LOSS_NAMES:
-            hit = self.val_loss.update(fresh[name]) if name in fresh else None
-            if hit is not None:
-                text = (
-                    f"{name} fell to {hit['value']:.4g}, {hit['ratio']:.2f} x its running peak "
-                    f"{hit['baseline']:.4g}, at step {step}: the default grokking warning (it "
-                    f"preceded generalisation on the evaluation's modular runs; a run that learns "
-                    f"without grokking fires it too)"
-                )
-                events.append(DetectorEvent(VAL_LOSS_DECLINE, step, step, text, hit,
-                                            "val_loss_decline",
-                                            CONFIDENCE["val_loss_decline"]))  # fmt: skip
+        for kind, names, rule, detector, confidence, describe in rules:
+            for name in names:
+                hit = rule.update(fresh[name]) if name in fresh else None
+                if hit is not None:
+                    text = describe(name, hit, step)
+                    events.append(DetectorEvent(kind, step, step, text, hit, detector or name,
+                                                confidence))  # fmt: skip
         return events
 
     def to_bytes(self) -> bytes:
@@ -262,6 +245,31 @@ class ScalarDetectors:
             return bank
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise StateError(f"unreadable scalar-detector state: {exc}") from None
+
+
+def _generalized_text(name: str, hit: Evidence, step: int) -> str:
+    return f"{name} reached {hit['value']:.3f} (>= {hit['threshold']:g}) at step {step}"
+
+
+def _memorised_text(name: str, hit: Evidence, step: int) -> str:
+    return _generalized_text(name, hit, step) + ": the run has memorised its training set"
+
+
+def _defect_text(name: str, hit: Evidence, step: int) -> str:
+    return (
+        f"commutator defect rose to {hit['value']:.3g}, {hit['ratio']:.1f} x its early "
+        f"baseline {hit['baseline']:.3g}, at step {step} (may precede generalisation; "
+        f"confidence from the evaluation)"
+    )
+
+
+def _val_loss_text(name: str, hit: Evidence, step: int) -> str:
+    return (
+        f"{name} fell to {hit['value']:.4g}, {hit['ratio']:.2f} x its running peak "
+        f"{hit['baseline']:.4g}, at step {step}: the default grokking warning (it preceded "
+        f"generalisation on the evaluation's modular runs; a run that learns without grokking "
+        f"fires it too)"
+    )
 
 
 def _defect_alarm(config: GrokkingConfig) -> DefectAlarm:
