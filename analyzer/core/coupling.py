@@ -6,6 +6,10 @@ the step from both, and compute the Pearson r of R(t) with loss(t + lag) for lag
 snapshots; positive lag: the spectrum leads. The peak lag is the lag with the most negative r
 (ties: the smallest lag). A lag flip is a sign change of the peak lag between the smallest and
 the largest window length (reported in the literature: -1 at W = 10, +1 at W = 20).
+
+How sure a peak lag is: a moving-block bootstrap resamples the detrended pairs' time indices in
+blocks (which keeps their autocorrelation), recomputes r(lag) on each replicate, and reports the
+distribution of the replicates' peak lags.
 """
 
 from __future__ import annotations
@@ -69,24 +73,75 @@ def cubic_detrend(values: np.ndarray, steps: np.ndarray | None = None) -> np.nda
     return residual
 
 
-def lagged_correlation(r: np.ndarray, loss: np.ndarray, max_lag: int) -> Coupling:
-    """Pearson r of R(t) with loss(t + lag) for lag = -max_lag..max_lag, and the peak lag."""
+def lagged_correlation(
+    r: np.ndarray, loss: np.ndarray, max_lag: int, min_lag: int | None = None
+) -> Coupling:
+    """Pearson r of R(t) with loss(t + lag) for lag = min_lag..max_lag (min_lag defaults to
+    -max_lag), and the peak lag."""
     x, y = _finite(r), _finite(loss)
-    if x.shape != y.shape or x.ndim != 1 or max_lag < 0:
-        raise SpectrumError("R and loss must be 1-D of equal length, max_lag >= 0")
-    lags = np.arange(-max_lag, max_lag + 1)
+    lags = _lags(x, y, max_lag, min_lag)
     corr = np.array([_pearson(*_shifted(x, y, int(lag))) for lag in lags])
+    return _peak(lags, corr)
+
+
+def coupling(
+    r: np.ndarray,
+    loss: np.ndarray,
+    max_lag: int,
+    steps: np.ndarray | None = None,
+    min_lag: int | None = None,
+) -> Coupling:
+    """Cubic-detrend aligned R and loss, then `lagged_correlation`."""
+    x, y = cubic_detrend(r, steps), cubic_detrend(loss, steps)
+    return lagged_correlation(x, y, max_lag, min_lag)
+
+
+def bootstrap_peak_lags(
+    r: np.ndarray,
+    loss: np.ndarray,
+    max_lag: int,
+    min_lag: int | None = None,
+    *,
+    replicates: int = 1000,
+    block: int = 4,
+    seed: int = 0,
+) -> np.ndarray:
+    """Peak lags of `replicates` moving-block bootstrap replicates of detrended (R, loss) pairs.
+
+    Each replicate draws ceil(n / block) blocks of `block` consecutive time indices (uniform
+    start, truncated to n indices); the pairs (R(t), loss(t + lag)) of its indices whose t + lag
+    lies in the series give r(lag). A replicate with no defined r gives no lag (left out).
+    """
+    x, y = _finite(r), _finite(loss)
+    lags = _lags(x, y, max_lag, min_lag)
+    n = x.size
+    if n < _MIN_PAIRS or not 1 <= block <= n or replicates < 1:
+        raise SpectrumError(f"need n >= {_MIN_PAIRS}, 1 <= block <= n and replicates >= 1")
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n - block + 1, size=(replicates, -(-n // block)))
+    indices = (starts[:, :, None] + np.arange(block)).reshape(replicates, -1)[:, :n]
+    found = []
+    for t in indices:
+        corr = np.array([_pearson(x[t[ok]], y[t[ok] + lag])
+                         for lag in lags for ok in [(t + lag >= 0) & (t + lag < n)]])  # fmt: skip
+        peak = _peak(lags, corr).peak_lag
+        if peak is not None:
+            found.append(peak)
+    return np.asarray(found, dtype=np.int64)
+
+
+def _lags(x: np.ndarray, y: np.ndarray, max_lag: int, min_lag: int | None) -> np.ndarray:
+    low = -max_lag if min_lag is None else min_lag
+    if x.shape != y.shape or x.ndim != 1 or low > max_lag:
+        raise SpectrumError("R and loss must be 1-D of equal length, min_lag <= max_lag")
+    return np.arange(low, max_lag + 1)
+
+
+def _peak(lags: np.ndarray, corr: np.ndarray) -> Coupling:
     if np.isnan(corr).all():
         return Coupling(lags, corr, None, None)
     best = int(np.nanargmin(corr))
     return Coupling(lags, corr, int(lags[best]), float(corr[best]))
-
-
-def coupling(
-    r: np.ndarray, loss: np.ndarray, max_lag: int, steps: np.ndarray | None = None
-) -> Coupling:
-    """Cubic-detrend aligned R and loss, then `lagged_correlation`."""
-    return lagged_correlation(cubic_detrend(r, steps), cubic_detrend(loss, steps), max_lag)
 
 
 def lag_flip(peak_lags: Mapping[int, int]) -> LagFlip | None:

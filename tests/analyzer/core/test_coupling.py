@@ -84,3 +84,35 @@ def test_degenerate_and_bad_input() -> None:
         coupling.lagged_correlation(np.ones(3), np.ones(4), 1)
     with pytest.raises(SpectrumError):
         coupling.align(np.ones(3), np.ones(2), np.ones(2), np.ones(2))
+
+
+def test_min_lag_restricts_the_lags_and_the_peak() -> None:
+    r, loss = _led(-2)
+    full = coupling.lagged_correlation(r, loss, 5)
+    clipped = coupling.lagged_correlation(r, loss, 5, min_lag=-1)
+    assert full.peak_lag == -2
+    assert clipped.lags.tolist() == [-1, 0, 1, 2, 3, 4, 5]
+    assert clipped.peak_lag != -2
+    assert clipped.r.tolist() == full.r[full.lags >= -1].tolist()
+    with pytest.raises(SpectrumError):
+        coupling.lagged_correlation(r, loss, 2, min_lag=3)
+
+
+def test_bootstrap_peak_lags_concentrate_on_a_clear_lead_and_spread_on_noise() -> None:
+    r, loss = _led(2, n=60)
+    lags = coupling.bootstrap_peak_lags(r, loss, 5, -3, replicates=300, seed=1)
+    assert lags.size == 300
+    assert np.mean(lags == 2) > 0.95
+    assert lags.min() >= -3 and lags.max() <= 5
+    rng = np.random.default_rng(3)
+    noise = coupling.bootstrap_peak_lags(
+        rng.normal(size=60), rng.normal(size=60), 5, -3, replicates=300, seed=1
+    )
+    assert np.bincount(noise + 3).max() / noise.size < 0.6
+    again = coupling.bootstrap_peak_lags(r, loss, 5, -3, replicates=300, seed=1)
+    assert again.tolist() == lags.tolist()
+
+
+def test_bootstrap_rejects_series_too_short_for_its_blocks() -> None:
+    with pytest.raises(SpectrumError):
+        coupling.bootstrap_peak_lags(np.ones(3), np.ones(3), 1, block=4)
