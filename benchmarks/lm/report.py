@@ -23,7 +23,7 @@ from benchmarks.lm import analysis
 from benchmarks.lm.collect import run_all
 from benchmarks.lm.figures import draw
 from benchmarks.lm.markdown import markdown
-from benchmarks.lm.runs import DIM, plan
+from benchmarks.lm.runs import DIM, LMRunSpec, plan
 
 RESULTS = Path(__file__).parent / "results"
 PAPER_PAIR = (10, 20)  # the paper's lag flip (else the smallest W against the largest)
@@ -57,6 +57,7 @@ def _run(raw: dict[str, Any], windows: tuple[int, ...], out: Path) -> dict[str, 
         "size": spec["size"],
         "seed": spec["seed"],
         "parameters": raw["parameters"],
+        "tokens_per_step": LMRunSpec(**spec).shape[3] * spec["context"],
         "steps": raw["steps"],
         "every": spec["every"],
         "shift_step": spec["shift_step"],
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         help="the paper's 51M shape on CUDA (see benchmarks.lm.gpu)",
     )
     parser.add_argument("--steps", type=int, help="train each run this many steps instead")
+    parser.add_argument("--batch", type=int, help="train each run at this batch instead")
     parser.add_argument("--rescore", action="store_true", help="reuse the saved raw runs")
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--jobs", type=int, default=2)
@@ -142,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (RESULTS if chosen == "full" else RESULTS / chosen)
     cache = RESULTS / "cache" if chosen == "gpu" else out / "cache"
     the_plan = plan(chosen, str(cache), str(out / "deltas"))
+    if args.batch:
+        the_plan = replace(
+            the_plan, runs=tuple(replace(r, batch=args.batch) for r in the_plan.runs)
+        )
     if args.steps:
         runs = tuple(
             replace(r, steps=args.steps, warmup=min(r.warmup, args.steps * 3 // 20))

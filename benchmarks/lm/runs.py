@@ -39,17 +39,20 @@ class LMRunSpec:
     cache: str = ""
     deltas_dir: str = ""
     device: str = "cpu"
+    batch: int | None = None  # None: the size's batch
 
     @property
     def name(self) -> str:
         """Run-id prefix: size, seed and (when it shifts) the shift step."""
         shift = f"-shift{self.shift_step}" if self.shift_step else ""
-        return f"lm-{self.size}-s{self.seed}{shift}"
+        batch = f"-b{self.batch}" if self.batch else ""
+        return f"lm-{self.size}-s{self.seed}{batch}{shift}"
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        """(layers, d_model, heads, batch) of the size."""
-        return SIZES[self.size]
+        """(layers, d_model, heads, batch) of the size, with this run's batch if it sets one."""
+        layers, width, heads, batch = SIZES[self.size]
+        return layers, width, heads, self.batch or batch
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able fields (what the worker is started with)."""
