@@ -85,15 +85,10 @@ def lagged_correlation(
 
 
 def coupling(
-    r: np.ndarray,
-    loss: np.ndarray,
-    max_lag: int,
-    steps: np.ndarray | None = None,
-    min_lag: int | None = None,
+    r: np.ndarray, loss: np.ndarray, max_lag: int, steps: np.ndarray | None = None
 ) -> Coupling:
     """Cubic-detrend aligned R and loss, then `lagged_correlation`."""
-    x, y = cubic_detrend(r, steps), cubic_detrend(loss, steps)
-    return lagged_correlation(x, y, max_lag, min_lag)
+    return lagged_correlation(cubic_detrend(r, steps), cubic_detrend(loss, steps), max_lag)
 
 
 def bootstrap_peak_lags(

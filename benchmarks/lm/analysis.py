@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.core.coupling import align, bootstrap_peak_lags, coupling, cubic_detrend
+from analyzer.core.coupling import (
+    align,
+    bootstrap_peak_lags,
+    cubic_detrend,
+    lagged_correlation,
+)
 from analyzer.core.edge import RULES, edge_indices, edge_ratios, pick
 from analyzer.core.granger import granger
 from analyzer.core.phases import PHASES, PhaseDetector, reference_phases
@@ -151,14 +156,9 @@ def lag_coupling(
     """r(lag) for lags MIN_LAG..MAX_LAG, the peak lag, and its block-bootstrap sign shares."""
     steps, r, loss, _ = aligned(raw, window, ratio)
     try:
-        found = coupling(r, loss, MAX_LAG, steps, MIN_LAG)
-        boot = bootstrap_peak_lags(
-            cubic_detrend(r, steps),
-            cubic_detrend(loss, steps),
-            MAX_LAG,
-            MIN_LAG,
-            replicates=replicates,
-        )
+        x, y = cubic_detrend(r, steps), cubic_detrend(loss, steps)
+        found = lagged_correlation(x, y, MAX_LAG, MIN_LAG)
+        boot = bootstrap_peak_lags(x, y, MAX_LAG, MIN_LAG, replicates=replicates)
     except SpectrumError:
         return {
             "lags": [],

@@ -52,6 +52,7 @@ def evaluate(runs: list[dict[str, Any]], windows: tuple[int, ...], out: Path) ->
 
 def _run(raw: dict[str, Any], windows: tuple[int, ...], out: Path) -> dict[str, Any]:
     spec = raw["spec"]
+    by_window = {w: analysis.series(raw, w) for w in windows}
     result: dict[str, Any] = {
         "run_id": raw["run_id"],
         "size": spec["size"],
@@ -66,8 +67,8 @@ def _run(raw: dict[str, Any], windows: tuple[int, ...], out: Path) -> dict[str, 
         "alerts": [{k: a[k] for k in ("type", "window", "step", "index")} for a in raw["alerts"]],
         "phases": {str(w): analysis.phases(raw, w) for w in windows},
         "k_star": {str(w): analysis.k_star(raw, w) for w in windows},
-        "edge_ratio": {str(w): analysis.series(raw, w).edge_ratio.tolist() for w in windows},
-        "sigma": {str(w): analysis.series(raw, w).sigma.tolist() for w in windows},
+        "edge_ratio": {str(w): s.edge_ratio.tolist() for w, s in by_window.items()},
+        "sigma": {str(w): s.sigma.tolist() for w, s in by_window.items()},
     }
     for ratio in ("product", "paper"):
         result[f"coupling_{ratio}"] = {

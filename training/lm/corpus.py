@@ -40,11 +40,6 @@ class Corpus:
     code_train: np.ndarray
     code_val: np.ndarray
 
-    def stream(self, name: str) -> np.ndarray:
-        """The stream called `name` ("docs_train", "code_val", ...)."""
-        array: np.ndarray = getattr(self, name)
-        return array
-
 
 def docs_files(root: Path | None = None) -> list[Path]:
     """The documentation's source files, sorted; CorpusError when the package is not installed."""

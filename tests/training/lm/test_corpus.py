@@ -33,10 +33,10 @@ def test_a_small_corpus_is_real_text_tokenised_once_and_cached(tmp_path: Path) -
     again = corpus.load(tmp_path, vocab=300, limit=6)
     assert sorted(p.name for p in tmp_path.iterdir()) == cached
     for name in ("docs_train", "docs_val", "code_train", "code_val"):
-        stream = first.stream(name)
+        stream = getattr(first, name)
         assert stream.dtype == np.uint16 and stream.size > 500
         assert stream.max() < 300
-        assert np.array_equal(stream, again.stream(name))
+        assert np.array_equal(stream, getattr(again, name))
     assert not np.array_equal(first.docs_val[:200], first.code_val[:200])
 
 
