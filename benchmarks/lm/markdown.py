@@ -24,9 +24,7 @@ def markdown(results: dict[str, Any]) -> str:
     main = str(results["windows"][0])
     parts = [
         f"# LM reproduction ({results['mode']})\n",
-        "Regenerate: `python -m benchmarks.lm.report"
-        + ("" if results["mode"] == "full" else f" --{results['mode']}")
-        + "` "
+        f"Regenerate: `{results['command']}` "
         f"(`--rescore` rewrites it from the saved runs). Report written in "
         f"{results['wall_seconds']:.0f} s.\n",
         _runs(runs),

@@ -115,6 +115,17 @@ def _signs(lags: list[int]) -> dict[str, float]:
     }
 
 
+def command(args: argparse.Namespace) -> str:
+    """The command line that collects these results again (without `--rescore`)."""
+    given = [f"--{args.mode}"] if args.mode else []
+    given += [
+        f"--{name} {getattr(args, name)}"
+        for name in ("steps", "batch", "out")
+        if getattr(args, name)
+    ]
+    return " ".join(["python -m benchmarks.lm.report", *given])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     results = evaluate(runs, the_plan.windows, out)
     results["wall_seconds"] = time.monotonic() - started
     results["mode"] = chosen
+    results["command"] = command(args)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     (out / "results.md").write_text(markdown(results), encoding="utf-8")
