@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
 import uvicorn
 from pydantic import ValidationError
@@ -19,7 +22,9 @@ from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
 from analyzer.service.server import AnalyzerService
 from api.app import create_app
+from api.client import Client, ClientError
 from api.config import ApiSettings
+from api.export import Format
 from api.key_commands import app as keys_app
 from api.key_commands import server_keys
 from api.token_commands import app as token_app
@@ -262,6 +267,42 @@ def sync(
         typer.echo(f"{name}  {acked}/{total} acknowledged")
     if not report.complete:
         raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(help="The run to export.")],
+    fmt: Annotated[Format, typer.Option("--format", help="File format.")] = Format.CSV,
+    window: Annotated[int, typer.Option(help="Window W of the series.")] = 10,
+    group: Annotated[str, typer.Option(help="Parameter group of the series.")] = "all",
+    stride: Annotated[int, typer.Option(help="Stride s of the series.")] = 1,
+    scalars: Annotated[
+        bool, typer.Option("--scalars", help="Export the logged scalars instead.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: named after the series; - stdout).")
+    ] = None,
+    url: Annotated[str, typer.Option(envvar="SPECTRAL_EDGE_URL", help="The api.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    token: Annotated[
+        str | None, typer.Option(envvar="SPECTRAL_EDGE_TOKEN", help="A read token of the api.")
+    ] = None,
+) -> None:
+    """Download a run's metric series (or its scalars) from the api as CSV, Parquet or JSON."""
+    try:
+        with Client(url, token) as client:
+            body = client.export(run_id, fmt.value, window, group, stride, scalars=scalars)
+    except (ClientError, httpx.HTTPError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if out == Path("-"):
+        sys.stdout.buffer.write(body)
+        return
+    name = f"{run_id}-scalars" if scalars else f"{run_id}-{group}-W{window}-s{stride}"
+    target = out or Path(f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.{fmt.value}")
+    target.write_bytes(body)
+    typer.echo(f"{target}  {len(body):,} bytes")
 
 
 def main() -> None:

@@ -1,18 +1,24 @@
-"""`/api/v1/runs/{id}/...`: metric series, their history, the latest spectrum, logged scalars."""
+"""`/api/v1/runs/{id}/...`: metric series, their history, the latest spectrum, logged scalars.
+
+History and scalars also come as tables (`format=csv|parquet`, see `api.export`).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, TypeVar
+import re
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response
 
 from analyzer.records import WindowRecord
 from analyzer.service.config import MAX_STRIDE
 from analyzer.service.reader import Reader
+from api import export
 from api.auth import READ
 from api.deps import ReaderDep
 from api.errors import ApiError, not_found
+from api.export import Format
 from api.routes.runs import RunId, existing_run
 from api.schemas import MetricHistory, ScalarHistory, ScalarPoint, Series, SeriesList, Spectrum
 
@@ -28,6 +34,10 @@ T = TypeVar("T")
 Downsample = Annotated[
     int | None, Query(ge=2, le=100_000, description="at most this many evenly spaced records")
 ]
+TableFormat = Annotated[Format, Query(alias="format", description="json, or a table: csv, parquet")]
+TABLES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media: {} for media in export.MEDIA_TYPES.values()}}
+}
 
 
 def check_range(start_step: int | None, end_step: int | None) -> None:
@@ -56,6 +66,13 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+def table(rows: list[dict[str, Any]], fmt: Format, name: str) -> Response:
+    """The rows as a downloadable CSV or Parquet file called `name`.<format>."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    headers = {"Content-Disposition": f'attachment; filename="{safe}.{fmt.value}"'}
+    return Response(export.encode(rows, fmt), media_type=export.MEDIA_TYPES[fmt], headers=headers)
+
+
 @router.get("/series")
 def list_series(run_id: RunId, reader: ReaderDep) -> SeriesList:
     """The run's (group, W, stride) metric series with their latest step."""
@@ -68,7 +85,7 @@ def list_series(run_id: RunId, reader: ReaderDep) -> SeriesList:
     return SeriesList(run_id=run_id, series=found)
 
 
-@router.get("/metrics", response_model=MetricHistory)
+@router.get("/metrics", response_model=MetricHistory, responses=TABLES)
 def run_metrics(
     run_id: RunId,
     reader: ReaderDep,
@@ -78,6 +95,7 @@ def run_metrics(
     end_step: Step = None,
     downsample_to: Annotated[Downsample, Query(alias="downsample")] = None,
     stride: Stride = 1,
+    fmt: TableFormat = Format.JSON,
 ) -> Response:
     """Window records of one (group, W, stride) series, full resolution unless `downsample`."""
     check_range(start_step, end_step)
@@ -85,6 +103,9 @@ def run_metrics(
     if not members:
         existing_run(reader, run_id)
     thinned = downsample(members, downsample_to) if downsample_to else members
+    if fmt is not Format.JSON:
+        rows = [export.record_row(json.loads(m)) for m in thinned]
+        return table(rows, fmt, f"{run_id}-{group}-W{window}-s{stride}")
     head = {"run_id": run_id, "group": group, "window": window, "stride": stride}
     flag = b"true" if len(thinned) < len(members) else b"false"
     body = json.dumps(head).encode()[:-1] + b', "records": [' + b",".join(thinned)
@@ -113,13 +134,14 @@ def latest_spectrum(
     return Spectrum.model_validate(record.model_dump(include=set(Spectrum.model_fields)))
 
 
-@router.get("/scalars")
+@router.get("/scalars", response_model=ScalarHistory, responses=TABLES)
 def run_scalars(
     run_id: RunId,
     reader: ReaderDep,
     start_step: Step = None,
     end_step: Step = None,
-) -> ScalarHistory:
+    fmt: TableFormat = Format.JSON,
+) -> ScalarHistory | Response:
     """Logged scalars (val_loss, val_acc, ...) in step order, optionally in a step range."""
     check_range(start_step, end_step)
     existing_run(reader, run_id)
@@ -127,6 +149,8 @@ def run_scalars(
         ScalarPoint(step=p["step"], values=_numbers(p.get("values", {})))
         for p in reader.scalars(run_id, start_step, end_step)
     ]
+    if fmt is not Format.JSON:
+        return table([export.scalar_row(p.model_dump()) for p in points], fmt, f"{run_id}-scalars")
     return ScalarHistory(run_id=run_id, points=points)
 
 

@@ -11,6 +11,7 @@ delivers them with its own policy) override `redis_url` with `private_redis`.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -36,7 +37,7 @@ from api.webhooks.stream import GROUP
 from producer.wire import Kind, Message
 from tests.support import polling
 from tests.support.receiver import Receiver
-from tests.support.seeding import apply_message
+from tests.support.seeding import apply_message, write_record
 from tests.support.webhooks import make_alert
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -209,6 +210,28 @@ def _window_record(run_id: str, index: int, window: int = 10, group: str = "all"
         k95=2,
         drift_speed=0.01,
     )
+
+
+@pytest.fixture
+def seeded(
+    run_id: str,
+    store: Store,
+    start_run: Callable[..., None],
+    record: Callable[..., WindowRecord],
+    client: redis.Redis,
+) -> list[WindowRecord]:
+    """A run with 5 window records, 3 logged steps of scalars and 2 alerts of its own."""
+    start_run(run_id, now=1.0)
+    written = [record(run_id, index) for index in range(1, 6)]
+    for rec in written:
+        assert write_record(client, rec)
+    for step in (10, 20, 30):
+        values = {"val_loss": 1.0 / step, "val_acc": step / 100}
+        client.zadd(keys.scalars(run_id), {json.dumps({"step": step, "values": values}): step})
+    for kind in ("edge.collapse", "phase.rise"):
+        alert = make_alert(kind, run_id=run_id)
+        client.xadd(keys.run_alerts(run_id), {"alert": alert.model_dump_json()})
+    return written
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from analyzer.service.embedded_redis import free_port
@@ -48,3 +51,26 @@ def test_invalid_strides_are_refused_before_anything_starts() -> None:
     for bad in ("1,0", "1,x", "1001"):
         result = CliRunner().invoke(app, ["analyzer", "--strides", bad])
         assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_export_writes_the_series_or_the_scalars(
+    api_url: str,
+    read_token: str,
+    run_id: str,
+    seeded: list,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    common = ["--url", api_url, "--token", read_token]
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["export", run_id, *common])
+    assert done.exit_code == 0, done.output
+    written = tmp_path / f"{run_id}-all-W10-s1.csv"
+    assert written.read_text().splitlines()[0].startswith("run_id,group,window,stride,index,step")
+    assert len(written.read_text().splitlines()) == 1 + len(seeded)
+    out = tmp_path / "scalars.parquet"
+    args = ["export", run_id, "--scalars", "--format", "parquet", "--out", str(out), *common]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert pq.read_table(out).column("step").to_pylist() == [10, 20, 30]
+    missing = CliRunner().invoke(app, ["export", "no-such-run", *common])
+    assert missing.exit_code == 1 and "404 RESOURCE_DOES_NOT_EXIST" in missing.output

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 
 from analyzer.records import WindowRecord
 from analyzer.service import keys
@@ -101,3 +104,23 @@ def test_scalars(
         {"step": 20, "values": {"val_loss": 0.05, "val_acc": 0.2}},
         {"step": 30, "values": {"val_loss": 1.0 / 30, "val_acc": 0.3}},
     ]
+
+
+def test_history_and_scalars_as_tables(http: httpx.Client, run_id: str, seeded: list) -> None:
+    base = f"/api/v1/runs/{run_id}"
+    answer = http.get(f"{base}/metrics", params={"format": "csv", "start_step": 20})
+    assert answer.headers["content-type"].startswith("text/csv")
+    disposition = answer.headers["content-disposition"]
+    assert disposition == f'attachment; filename="{run_id}-all-W10-s1.csv"'
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [int(r["step"]) for r in rows] == [20, 30, 40, 50]
+    assert [float(r["edge_ratio"]) for r in rows] == [r.edge_ratio for r in seeded[1:]]
+    assert rows[0]["sigma_3"] == "0.5" and rows[0]["k_star_floor"] == "1"
+    parquet = http.get(f"{base}/metrics", params={"format": "parquet", "downsample": 2})
+    assert parquet.headers["content-type"] == "application/vnd.apache.parquet"
+    assert pq.read_table(io.BytesIO(parquet.content)).column("step").to_pylist() == [10, 50]
+    scalars = http.get(f"{base}/scalars", params={"format": "csv"}).text.splitlines()
+    assert scalars[0] == "step,val_loss,val_acc" and len(scalars) == 4
+    assert http.get(f"{base}/metrics", params={"format": "xlsx"}).status_code == 400
+    missing = http.get("/api/v1/runs/no-such-run/metrics", params={"format": "csv"})
+    assert missing.status_code == 404
