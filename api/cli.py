@@ -76,6 +76,10 @@ Strides = Annotated[
         "(e.g. 1,5); default: SPECTRAL_EDGE_STRIDES, else 1."
     ),
 ]
+ApiUrl = Annotated[str, typer.Option(envvar="SPECTRAL_EDGE_URL", help="The api.")]
+ApiToken = Annotated[
+    str | None, typer.Option(envvar="SPECTRAL_EDGE_TOKEN", help="A read token of the api.")
+]
 Open = Annotated[
     bool, typer.Option("--open", help="Serve without tokens (refused unless host is loopback).")
 ]
@@ -282,12 +286,8 @@ def export(
     out: Annotated[
         Path | None, typer.Option(help="File to write (default: named after the series; - stdout).")
     ] = None,
-    url: Annotated[str, typer.Option(envvar="SPECTRAL_EDGE_URL", help="The api.")] = (
-        "http://127.0.0.1:8000"
-    ),
-    token: Annotated[
-        str | None, typer.Option(envvar="SPECTRAL_EDGE_TOKEN", help="A read token of the api.")
-    ] = None,
+    url: ApiUrl = "http://127.0.0.1:8000",
+    token: ApiToken = None,
 ) -> None:
     """Download a run's metric series (or its scalars) from the api as CSV, Parquet or JSON."""
     try:
@@ -303,6 +303,57 @@ def export(
     target = out or Path(f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.{fmt.value}")
     target.write_bytes(body)
     typer.echo(f"{target}  {len(body):,} bytes")
+
+
+@app.command()
+def bridge(
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Write TensorBoard event files under this directory.")
+    ] = None,
+    mlflow: Annotated[
+        str | None, typer.Option(help="Log to the MLflow tracking server at this URI.")
+    ] = None,
+    wandb: Annotated[
+        Path | None, typer.Option(help="Write W&B offline runs (for `wandb sync`) here.")
+    ] = None,
+    state: Annotated[Path, typer.Option(help="Where the bridge remembers what it sent.")] = Path(
+        "spectral-edge-bridge.json"
+    ),
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 10.0,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    url: ApiUrl = "http://127.0.0.1:8000",
+    token: ApiToken = None,
+) -> None:
+    """Mirror every run's window metrics and alerts into TensorBoard, MLflow or W&B."""
+    from api.bridge.mirror import Mirror
+    from api.bridge.sink import Sink
+
+    sinks: list[Sink] = []
+    if tensorboard is not None:
+        from api.bridge.tensorboard import TensorBoardSink
+
+        sinks.append(TensorBoardSink(tensorboard))
+    if mlflow is not None:
+        from api.bridge.mlflow import MlflowSink
+
+        sinks.append(MlflowSink(mlflow))
+    if wandb is not None:
+        from api.bridge.wandb import WandbSink
+
+        sinks.append(WandbSink(wandb))
+    if not sinks:
+        typer.echo("error: name at least one of --tensorboard, --mlflow, --wandb", err=True)
+        raise typer.Exit(2)
+    with Client(url, token) as client:
+        mirror = Mirror(client, sinks, state)
+        try:
+            if once:
+                typer.echo(f"sent {mirror.sync()} records and alerts")
+            else:
+                with exit_on_sigterm():
+                    mirror.run_forever(interval, threading.Event())
+        finally:
+            mirror.close()
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from analyzer.service.embedded_redis import EmbeddedRedis
 from analyzer.service.store import Store
 from api.app import create_app
 from api.auth import Scope, TokenStore
+from api.client import Client
 from api.config import ApiSettings
 from api.webhooks.stream import GROUP
 from producer.wire import Kind, Message
@@ -232,6 +233,13 @@ def seeded(
         alert = make_alert(kind, run_id=run_id)
         client.xadd(keys.run_alerts(run_id), {"alert": alert.model_dump_json()})
     return written
+
+
+@pytest.fixture
+def se(api_url: str, read_token: str) -> Iterator[Client]:
+    """A client of the module's api with a read token."""
+    with Client(api_url, read_token) as c:
+        yield c
 
 
 @pytest.fixture

@@ -74,3 +74,15 @@ def test_export_writes_the_series_or_the_scalars(
     assert pq.read_table(out).column("step").to_pylist() == [10, 20, 30]
     missing = CliRunner().invoke(app, ["export", "no-such-run", *common])
     assert missing.exit_code == 1 and "404 RESOURCE_DOES_NOT_EXIST" in missing.output
+
+
+def test_bridge_once_into_tensorboard(
+    api_url: str, read_token: str, run_id: str, seeded: list, tmp_path: Path
+) -> None:
+    common = ["--url", api_url, "--token", read_token, "--state", str(tmp_path / "state.json")]
+    done = CliRunner().invoke(app, ["bridge", "--once", "--tensorboard", str(tmp_path), *common])
+    assert done.exit_code == 0, done.output
+    assert list((tmp_path / "api-test" / run_id).glob("events.out.tfevents.*"))
+    assert run_id in (tmp_path / "state.json").read_text()
+    nothing = CliRunner().invoke(app, ["bridge", "--once", *common])
+    assert nothing.exit_code == 2 and "--tensorboard" in nothing.output

@@ -19,13 +19,6 @@ from api import client as client_module
 from api.client import Client, ClientError
 
 
-@pytest.fixture
-def se(api_url: str, read_token: str) -> Iterator[Client]:
-    """A client of the module's api with a read token."""
-    with Client(api_url, read_token) as c:
-        yield c
-
-
 def test_metrics_frame_has_a_column_per_value(se: Client, run_id: str, seeded: list) -> None:
     frame = se.metrics(run_id, window=10)
     assert list(frame.step) == [r.step for r in seeded]
