@@ -5,8 +5,9 @@ const API = "/api/v1";
 const SIGMAS = 8;
 const PHASE_COLORS = {rise: "rgba(37,99,235,.10)", plateau: "rgba(22,163,74,.12)",
   collapse: "rgba(220,38,38,.12)"};
-const view = {run: null, series: null, stride: "1", records: [], scalars: [], alerts: [],
-  phases: [], stream: null, pending: false};
+const view = {run: null, group: "all", window: "10", stride: "1", records: [], scalars: [],
+  alerts: [], phases: [], chosen: [], stream: null, pending: false};
+const picked = new Set();
 
 function token() { return localStorage.getItem("se-token") || ""; }
 
@@ -17,12 +18,36 @@ function headers() {
 function say(text) { document.getElementById("status").textContent = text; }
 
 async function getJSON(path, params) {
-  const url = new URL(API + path, location.origin);
-  for (const [k, v] of Object.entries(params || {})) if (v !== undefined) url.searchParams.set(k, v);
-  const response = await fetch(url, {headers: headers()});
+  const response = await fetch(apiURL(path, params), {headers: headers()});
   const body = await response.json();
   if (!response.ok) throw new Error(`${response.status} ${body.error_code}: ${body.message}`);
   return body;
+}
+
+function apiURL(path, params) {
+  const url = new URL(API + path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined) url.searchParams.set(k, v);
+  return url;
+}
+
+function save(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob); a.download = name;
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function downloadCSV() {
+  const response = await fetch(apiURL(`/runs/${encodeURIComponent(view.run)}/metrics`,
+    {...shown(), format: "csv"}), {headers: headers()});
+  if (!response.ok) { say(`CSV: ${response.status}`); return; }
+  const named = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
+  save(await response.blob(), named ? named[1] : "metrics.csv");
+}
+
+function downloadPNG(chartId) {
+  const canvas = document.getElementById(chartId);
+  canvas.toBlob((blob) => save(blob, `${view.run || "runs"}-${chartId.slice(6)}.png`), "image/png");
 }
 
 async function loadRuns() {
@@ -36,6 +61,15 @@ async function loadRuns() {
   tbody.replaceChildren(...runs.map((run) => {
     const tr = document.createElement("tr");
     tr.dataset.run = run.run_id;
+    const pick = document.createElement("td");
+    const box = document.createElement("input");
+    box.type = "checkbox"; box.className = "pick"; box.title = "compare";
+    box.addEventListener("click", (e) => e.stopPropagation());
+    box.addEventListener("change", () => {
+      if (box.checked) picked.add(run.run_id); else picked.delete(run.run_id);
+      document.getElementById("compare-button").disabled = picked.size < 2;
+    });
+    pick.className = "pick"; pick.append(box); tr.append(pick);
     for (const [text, cls] of [[run.run_id], [run.project], [run.state, "state-" + run.state]]) {
       const td = document.createElement("td");
       td.textContent = text; td.title = text; if (cls) td.className = cls;
@@ -48,7 +82,7 @@ async function loadRuns() {
   return runs;
 }
 
-async function selectRun(runId, seriesKey, stride) {
+async function selectRun(runId, wanted) {
   closeStream();
   view.run = runId;
   for (const tr of document.querySelectorAll("#runs tbody tr")) {
@@ -57,43 +91,78 @@ async function selectRun(runId, seriesKey, stride) {
   document.getElementById("run").hidden = false;
   document.getElementById("run-title").textContent = runId;
   const listed = (await getJSON(`/runs/${encodeURIComponent(runId)}/series`)).series;
-  const select = document.getElementById("series");
-  const pairs = [...new Map(listed.map((s) => [`${s.group}|${s.window}`, s])).values()];
-  select.replaceChildren(...pairs.map((s) => new Option(`${s.group}  W=${s.window}`,
-    `${s.group}|${s.window}`)));
-  const strides = [...new Set(listed.map((s) => s.stride))].sort((a, b) => a - b);
-  document.getElementById("stride").replaceChildren(...strides.map((s) => new Option(s, s)));
-  view.stride = String(stride || (strides.includes(1) ? 1 : strides[0] || 1));
-  document.getElementById("stride").value = view.stride;
-  const wanted = seriesKey || (listed.find((s) => s.group === "all") || listed[0]);
-  view.series = typeof wanted === "string" ? wanted : wanted && `${wanted.group}|${wanted.window}`;
-  if (view.series) select.value = view.series;
+  const groups = [...new Set(listed.map((s) => s.group))];
+  const group = wanted?.group ?? (groups.includes("all") ? "all" : groups[0] || "all");
+  const ofGroup = listed.filter((s) => s.group === group);
+  const windows = [...new Set(ofGroup.map((s) => String(s.window)))].sort((a, b) => a - b);
+  const window = windows.includes(wanted?.window) ? wanted.window : windows[0] || "10";
+  const strides = [...new Set(ofGroup.filter((s) => String(s.window) === window)
+    .map((s) => String(s.stride)))].sort((a, b) => a - b);
+  const stride = strides.includes(wanted?.stride) ? wanted.stride
+    : (strides.includes("1") ? "1" : strides[0] || "1");
+  Object.assign(view, {group, window, stride});
+  fill("group", groups, group); fill("window", windows, window); fill("stride", strides, stride);
   await loadRun();
   openStream();
 }
 
+function fill(id, values, chosen) {
+  const select = document.getElementById(id);
+  select.replaceChildren(...values.map((v) => new Option(v, v)));
+  select.value = chosen;
+}
+
 // The query of the shown (group, W, stride) series.
 function shown() {
-  const [group, window] = view.series ? view.series.split("|") : ["all", "10"];
-  return {group, window, stride: view.stride};
+  return {group: view.group, window: view.window, stride: view.stride};
 }
 
 function inView(doc) {
-  const {group, window, stride} = shown();
-  return doc.group === group && String(doc.window) === window && String(doc.stride ?? 1) === stride;
+  return doc.group === view.group && String(doc.window) === view.window
+    && String(doc.stride ?? 1) === view.stride;
 }
 
 async function loadRun() {
   const run = encodeURIComponent(view.run);
   const [metrics, scalars, alerts, phases] = await Promise.all([
-    view.series ? getJSON(`/runs/${run}/metrics`, shown()) : {records: []},
+    getJSON(`/runs/${run}/metrics`, shown()),
     getJSON(`/runs/${run}/scalars`),
     getJSON(`/runs/${run}/alerts`, {max_results: 1000}),
     getJSON(`/runs/${run}/phases`, shown()),
   ]);
   view.records = metrics.records; view.scalars = scalars.points;
   view.alerts = alerts.alerts.reverse(); view.phases = phases.phases;
+  chooseScalars();
   render();
+}
+
+function scalarNames(points) {
+  const names = new Set();
+  for (const p of points) for (const name of Object.keys(p.values)) names.add(name);
+  return [...names];
+}
+
+// The scalars charted: the user's ticks, else losses and accuracies, else the first two logged.
+function chooseScalars() {
+  const names = scalarNames(view.scalars);
+  let chosen = view.chosen.filter((n) => names.includes(n));
+  if (!chosen.length) {
+    chosen = names.filter((n) => /loss|acc/.test(n)).slice(0, 4);
+    if (!chosen.length) chosen = names.slice(0, 2);
+  }
+  view.chosen = chosen;
+  document.getElementById("scalar-names").replaceChildren(...names.map((name) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox"; box.value = name; box.checked = chosen.includes(name);
+    box.addEventListener("change", () => {
+      view.chosen = [...document.querySelectorAll("#scalar-names input:checked")]
+        .map((b) => b.value);
+      schedule();
+    });
+    label.append(box, " " + name);
+    return label;
+  }));
 }
 
 function lastStep() {
@@ -122,18 +191,20 @@ function render() {
     {name: "k* weighted", points: recs.map((r) => [r.step, r.k_star.weighted]), dash: [4, 3]},
     {name: "k* floor", points: recs.map((r) => [r.step, r.k_star.floor]), dash: [1, 3]},
   ]});
-  const scalar = (name) => view.scalars.filter((p) => name in p.values)
-    .map((p) => [p.step, p.values[name]]);
-  drawChart(document.getElementById("chart-validation"), {series: [
-    {name: "val_loss", points: scalar("val_loss")},
-    {name: "val_acc", points: scalar("val_acc"), color: "#16a34a"},
-  ], logY: true});
+  drawChart(document.getElementById("chart-scalars"), {
+    series: view.chosen.map((name) => ({name, points: scalarPoints(view.scalars, name)})),
+    logY: document.getElementById("scalar-log").checked,
+  });
   document.getElementById("alerts").replaceChildren(...view.alerts.slice(-50).reverse().map((a) => {
     const li = document.createElement("li");
     const s = (a.stride ?? 1) === 1 ? "" : `, stride=${a.stride}`;
     li.textContent = `step ${a.step} ${a.type} (${a.group}, W=${a.window}${s}): ${a.message}`;
     return li;
   }));
+}
+
+function scalarPoints(points, name) {
+  return points.filter((p) => name in p.values).map((p) => [p.step, p.values[name]]);
 }
 
 function schedule() {
@@ -145,7 +216,9 @@ function onEvent(name, data) {
   if (name === "metric" && inView(doc)) {
     view.records.push(doc);
   } else if (name === "scalars") {
+    const known = scalarNames(view.scalars).length;
     view.scalars.push(doc);
+    if (scalarNames(view.scalars).length !== known) chooseScalars();
   } else if (name === "alert" || name === "phase") {
     if (!view.alerts.some((a) => a.id === doc.id)) view.alerts.push(doc);
     if (name === "phase") { loadPhases(); return; }
@@ -203,6 +276,38 @@ function dispatch(block) {
   if (data.length) onEvent(name, data.join("\n"));
 }
 
+// The ticked runs overlaid by step: their edge ratio (the shown group, W, stride) and one scalar.
+async function compare() {
+  const runs = [...picked];
+  const query = view.run ? shown() : {group: "all", window: "10", stride: "1"};
+  const loaded = await Promise.all(runs.map(async (run) => {
+    const id = encodeURIComponent(run);
+    const [metrics, scalars] = await Promise.all([
+      getJSON(`/runs/${id}/metrics`, query).catch(() => ({records: []})),
+      getJSON(`/runs/${id}/scalars`).catch(() => ({points: []})),
+    ]);
+    return {run, records: metrics.records, scalars: scalars.points};
+  }));
+  view.compared = loaded;
+  const names = [...new Set(loaded.flatMap((r) => scalarNames(r.scalars)))];
+  const select = document.getElementById("compare-scalar");
+  const keep = names.includes(select.value) ? select.value
+    : names.find((n) => /loss/.test(n)) || names[0] || "";
+  fill("compare-scalar", names, keep);
+  document.getElementById("compare").hidden = false;
+  drawComparison();
+}
+
+function drawComparison() {
+  const name = document.getElementById("compare-scalar").value;
+  const runs = view.compared || [];
+  drawChart(document.getElementById("chart-compare-edge"), {series: runs.map((r) =>
+    ({name: r.run, points: r.records.map((rec) => [rec.step, rec.edge_ratio])}))});
+  document.getElementById("compare-scalar-caption").firstChild.textContent = `${name} by step `;
+  drawChart(document.getElementById("chart-compare-scalar"), {series: runs.map((r) =>
+    ({name: r.run, points: scalarPoints(r.scalars, name)}))});
+}
+
 async function start() {
   const hash = new URLSearchParams(location.hash.slice(1));
   if (hash.get("token")) localStorage.setItem("se-token", hash.get("token"));
@@ -213,10 +318,21 @@ async function start() {
     localStorage.setItem("se-token", document.getElementById("token").value.trim());
     location.reload();
   });
-  document.getElementById("series").addEventListener("change", (e) =>
-    selectRun(view.run, e.target.value, view.stride));
-  document.getElementById("stride").addEventListener("change", (e) =>
-    selectRun(view.run, view.series, e.target.value));
+  for (const id of ["group", "window", "stride"]) {
+    document.getElementById(id).addEventListener("change", (e) =>
+      selectRun(view.run, {...shown(), [id]: e.target.value}));
+  }
+  document.getElementById("scalar-log").addEventListener("change", schedule);
+  document.getElementById("csv").addEventListener("click", downloadCSV);
+  for (const button of document.querySelectorAll("[data-png]")) {
+    button.addEventListener("click", () => downloadPNG(button.dataset.png));
+  }
+  document.getElementById("compare-button").addEventListener("click", () =>
+    compare().catch((error) => say(String(error))));
+  document.getElementById("compare-scalar").addEventListener("change", drawComparison);
+  document.getElementById("compare-close").addEventListener("click", () => {
+    document.getElementById("compare").hidden = true;
+  });
   try {
     const runs = await loadRuns();
     const wanted = new URLSearchParams(location.search).get("run") || (runs[0] && runs[0].run_id);

@@ -64,15 +64,48 @@ function drawChart(canvas, spec) {
     ctx.stroke(); drawn += points.length;
   });
   ctx.setLineDash([]);
-  for (const m of spec.markers || []) {
-    if (m.x < x0 || m.x > x1) continue;
-    ctx.strokeStyle = m.color; ctx.lineWidth = 1.5;
-    ctx.beginPath(); ctx.moveTo(px(m.x), pad.t); ctx.lineTo(px(m.x), H - pad.b); ctx.stroke();
-    ctx.fillStyle = m.color; ctx.fillText(m.label, px(m.x) + 3, pad.t + 10);
-  }
+  drawMarkers(canvas, ctx, spec.markers || [], {W, H, pad, x0, x1, px});
   drawLegend(ctx, spec.series, W, pad);
   canvas.dataset.points = String(drawn);
   return drawn;
+}
+
+// Vertical marker lines with labels stacked in rows so that no two overlap; a label with no free
+// row is left out (its line stays) and every marker's label shows as the tooltip near its line.
+// canvas.dataset.labels holds the drawn label boxes, canvas.dataset.hidden how many were left out.
+function drawMarkers(canvas, ctx, markers, g) {
+  const rowHeight = 12, rows = [], boxes = [], lines = [];
+  const maxRows = Math.max(1, Math.floor((g.H - g.pad.t - g.pad.b) / rowHeight) - 1);
+  let hidden = 0;
+  ctx.font = "11px system-ui, sans-serif";
+  const inside = markers.filter((m) => m.x >= g.x0 && m.x <= g.x1).sort((a, b) => a.x - b.x);
+  for (const m of inside) {
+    const x = g.px(m.x);
+    ctx.strokeStyle = m.color; ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(x, g.pad.t); ctx.lineTo(x, g.H - g.pad.b); ctx.stroke();
+    lines.push({x, label: m.label});
+    const w = ctx.measureText(m.label).width;
+    const left = x + 3 + w > g.W - g.pad.r ? x - 3 - w : x + 3;
+    let row = rows.findIndex((right) => right + 4 <= left);
+    if (row < 0 && rows.length < maxRows) { row = rows.length; rows.push(-Infinity); }
+    if (row < 0) { hidden++; continue; }
+    rows[row] = left + w;
+    const y = g.pad.t + 10 + row * rowHeight;
+    ctx.fillStyle = m.color; ctx.fillText(m.label, left, y);
+    boxes.push({x: left, y: y - 10, w, h: rowHeight - 1});
+  }
+  canvas.dataset.labels = JSON.stringify(boxes);
+  canvas.dataset.hidden = String(hidden);
+  canvas.markerLines = lines;
+  if (!canvas.dataset.tooltip) {
+    canvas.dataset.tooltip = "1";
+    canvas.addEventListener("mousemove", (e) => {
+      const scale = canvas.width / canvas.getBoundingClientRect().width;
+      const x = (e.offsetX) * scale;
+      const near = (canvas.markerLines || []).filter((l) => Math.abs(l.x - x) <= 4 * scale);
+      canvas.title = near.map((l) => l.label).join("\n");
+    });
+  }
 }
 
 function drawAxes(ctx, spec, g) {
