@@ -26,7 +26,18 @@ from analyzer.service.reader import Reader
 from api.auth import TokenStore
 from api.config import ApiSettings
 from api.errors import install_handlers
-from api.routes import alerts, analysis, health, live, prometheus, runs, series, tokens, webhooks
+from api.routes import (
+    alerts,
+    analysis,
+    health,
+    live,
+    prometheus,
+    rules,
+    runs,
+    series,
+    tokens,
+    webhooks,
+)
 from api.telemetry import RequestMetrics, Telemetry
 from api.webhooks.dispatcher import Dispatcher
 from api.webhooks.subscriptions import Subscriptions
@@ -66,7 +77,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_handlers(app)
     app.state.telemetry = Telemetry()
     app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
-    for module in (runs, series, analysis, alerts, live, webhooks, tokens, prometheus, health):
+    routers = (runs, series, analysis, alerts, rules, live, webhooks, tokens, prometheus, health)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC, html=True), name="dashboard")
     app.add_api_route("/", _to_dashboard, include_in_schema=False)

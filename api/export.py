@@ -1,7 +1,7 @@
 """Tables of window records and scalars as CSV or Parquet: one row per step, one column per value.
 
-A record's lists become numbered columns (`sigma_1`, `ratio_1`, `energy_1`, ...), its k* one
-column per rule (`k_star_argmax`, ...), its flags one `;`-joined text column. Parquet needs
+A record's columns are those of `analyzer.records.flat_record` (`sigma_1`, `ratio_1`,
+`k_star_argmax`, ..., `flags` `;`-joined). Parquet needs
 pyarrow, an optional extra (`pip install 'spectral-edge[parquet]'`).
 """
 
@@ -14,8 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from api.errors import ApiError
-
-_NUMBERED = {"sigma": "sigma", "ratios": "ratio", "energy": "energy"}
 
 
 class Format(StrEnum):
@@ -30,21 +28,6 @@ MEDIA_TYPES = {
     Format.CSV: "text/csv; charset=utf-8",
     Format.PARQUET: "application/vnd.apache.parquet",
 }
-
-
-def record_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """One window record (as stored JSON, parsed) flattened to scalar columns."""
-    row: dict[str, Any] = {}
-    for name, value in record.items():
-        if name in _NUMBERED:
-            row.update({f"{_NUMBERED[name]}_{i}": v for i, v in enumerate(value, start=1)})
-        elif name == "k_star":
-            row.update({f"k_star_{rule}": k for rule, k in value.items()})
-        elif name == "flags":
-            row["flags"] = ";".join(value)
-        else:
-            row[name] = value
-    return row
 
 
 def scalar_row(point: Mapping[str, Any]) -> dict[str, Any]:

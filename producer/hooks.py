@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -68,7 +67,8 @@ class Watch:
             self._guarded(self._snapshot)
 
     def log(self, step: int, **scalars: Any) -> None:
-        """Send finite scalar values (validation loss, learning rate, ...) observed at `step`."""
+        """Send scalar values (validation loss, learning rate, ...) observed at `step`; NaN and
+        Inf too (a `nonfinite` rule alerts on them); values that are not numbers are dropped."""
         if self._sink is None or self.rank != 0 or self.closed:
             return
         values: dict[str, float] = {}
@@ -256,9 +256,10 @@ def _open_sink(config: ProducerConfig, run: str, rank: int, world: int) -> Sink:
 
 
 def _as_float(value: Any) -> float | None:
-    """`value` as a finite float, or None."""
+    """`value` as a float (NaN and Inf included), or None when it is not a number."""
+    if isinstance(value, bool | str | bytes):
+        return None
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) else None

@@ -2,18 +2,20 @@
 
 Per batch: one `apply.lua` call per run (pipelined) applies every message at most once; sharded
 snapshots whose partials all arrived are assembled; every series whose next snapshot arrived is
-advanced (`analyzer.service.series_bank`); logged scalars feed the run's scalar detectors; the
-runs' outboxes are published to the global alert stream. A START that would create a run is
-first put to the admission policy (`analyzer.service.admission`), with the sender's identity.
-Everything after the apply is idempotent and is redone when a duplicate arrives, so a crash
-before the acknowledgement loses nothing: the producer resends, and the resend finishes the
-work. Deadlines (assembly timeouts, gaps), heartbeat crashes and runs no data reached within
-`empty_run_ttl` are handled by `sweep`.
+advanced (`analyzer.service.series_bank`); logged scalars feed the run's scalar detectors; user
+rules (`analyzer.service.rule_engine`) see the scalars and the committed windows; the runs'
+outboxes are published to the global alert stream. A START that would create a run is first put
+to the admission policy (`analyzer.service.admission`), with the sender's identity. Everything
+after the apply is idempotent and is redone when a duplicate arrives, so a crash before the
+acknowledgement loses nothing: the producer resends, and the resend finishes the work. Deadlines
+(assembly timeouts, gaps), heartbeat crashes and runs no data reached within `empty_run_ttl` are
+handled by `sweep`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +26,7 @@ from analyzer.service import assembly
 from analyzer.service.admission import Admission, running_by_project
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.prometheus import Counters
+from analyzer.service.rule_engine import RuleEngine
 from analyzer.service.runs import run_state
 from analyzer.service.scripts import (
     Applied,
@@ -52,7 +55,8 @@ class Ingestor:
         self.store = store
         self.settings = settings
         self.counters = counters
-        self.series = SeriesBank(store, settings, counters)
+        self.rules = RuleEngine(store, counters, settings.keep_alerts)
+        self.series = SeriesBank(store, settings, counters, self.rules.on_windows)
         self.admission = Admission(settings.max_active_runs, settings.new_runs_per_minute)
 
     def limits(self, now: float) -> Limits:
@@ -89,6 +93,10 @@ class Ingestor:
         self.series.advance(due, now, limits)
         for run_id, logged in scalars.items():
             self._detect_scalars(run_id, logged, now)
+            ordered = sorted(logged, key=lambda m: m.step)
+            self.rules.on_scalars(
+                run_id, [(m.step, m.body.get("values", {})) for m in ordered], now
+            )
         self.store.publish(sorted({m.run for _, m in valid}))
         return outcomes
 
@@ -103,6 +111,7 @@ class Ingestor:
             stale = verdict is RunState.CRASHED and run.state is RunState.RUNNING
             if stale and self.store.mark_crashed(run.run_id, run.updated_at):
                 crashed.append(run.run_id)
+        self.rules.sweep(runs, now)
         self.store.publish([run.run_id for run in runs])
         cutoff = now - self.settings.empty_run_ttl
         removed = set(self.store.remove_empty([r for r in runs if r.created_at <= cutoff]))
@@ -200,7 +209,7 @@ class Ingestor:
         for _ in range(_CAS_ATTEMPTS):
             version, raw = self.store.detector_state(run_id)
             bank = self.series.scalar_bank(raw)
-            events = [e for m in ordered for e in bank.update(m.step, m.body.get("values", {}))]
+            events = [e for m in ordered for e in bank.update(m.step, finite(m))]
             alerts = [alert_json(run_id, "all", 0, e, now) for e in events]
             call = scalars_call(run_id, version, bank.to_bytes(), alerts, self.settings.keep_alerts)
             if swapped(self.store.run([call])[0]):
@@ -209,6 +218,12 @@ class Ingestor:
                 return
             self.counters.inc("cas_retries")
         raise StateError(f"scalar detectors of {run_id} kept losing their update race")
+
+
+def finite(message: Message) -> dict[str, float]:
+    """A SCALARS message's finite values: what the built-in detectors and the store see."""
+    values = message.body.get("values", {})
+    return {k: v for k, v in values.items() if math.isfinite(v)}
 
 
 def _refusal(message: Message) -> str | None:
@@ -224,8 +239,11 @@ def _refusal(message: Message) -> str | None:
             return "bad_field"
     if not message.body:
         return None
+    body = message.body
+    if message.kind is Kind.SCALARS:  # NaN and Inf scalars are data (stored as null)
+        body = {k: v for k, v in body.items() if k != "values"}
     try:
-        json.dumps(message.body, allow_nan=False)
+        json.dumps(body, allow_nan=False)
     except ValueError:
         return "non_finite"
     except TypeError:

@@ -22,6 +22,7 @@ RUNS = f"{PREFIX}:runs"
 ALERTS = f"{PREFIX}:alerts"
 WEBHOOKS = f"{PREFIX}:webhooks"
 API_TOKENS = f"{PREFIX}:api:tokens"  # HASH SHA-256 of a token -> its public record (api-owned)
+RULES = f"{PREFIX}:rules"  # HASH rule id -> user rule JSON (written by the api, read by analyzers)
 
 
 def glob_literal(text: str) -> str:
@@ -113,6 +114,12 @@ def outbox(run_id: str) -> str:
 def scalar_detectors(run_id: str) -> str:
     """HASH of the run's scalar-detector state: version `v` and `state` bytes."""
     return _run(run_id, "scalar-detectors")
+
+
+def rule_state(run_id: str) -> str:
+    """HASH of the run's user-rule states: `<rule id>` or `<rule id>|<group>|<W>|<stride>` ->
+    state JSON (see `analyzer.core.user_rules`)."""
+    return _run(run_id, "rule-state")
 
 
 def deliveries(webhook_id: str) -> str:

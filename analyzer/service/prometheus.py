@@ -10,7 +10,8 @@ Each service owns a `CollectorRegistry` (several services may share a process, e
     assembly_timeouts, gaps, late se_analyzer_assembly_timeouts_total, _gaps_total, _late_total
     alerts{type}, crashed         se_analyzer_alerts_total, se_analyzer_runs_crashed_total
     runs_removed                  se_analyzer_runs_removed_total (no data within the TTL)
-    ack_dropped, sweep_failed, cas_retries, redis_errors   (se_analyzer_<name>_total)
+    ack_dropped, sweep_failed, cas_retries, redis_errors, rules_unreadable
+                                  (se_analyzer_<name>_total)
 
 Gauges: `lag` (se_analyzer_processing_lag_seconds: receipt of a batch's oldest message to its
 acknowledgement) and `batch` (se_analyzer_batch_size: messages in the last batch).
@@ -40,6 +41,7 @@ _COUNTERS: dict[str, tuple[str, str, str | None]] = {
     "sweep_failed": ("sweep_failed", "Sweeps that raised.", None),
     "cas_retries": ("cas_retries", "Series updates retried after another writer.", None),
     "redis_errors": ("redis_errors", "Batches not acknowledged because Redis failed.", None),
+    "rules_unreadable": ("rules_unreadable", "Stored user rules that did not validate.", None),
 }
 _GAUGES = {
     "lag": ("processing_lag_seconds", "Receipt of a batch's oldest message to its ack."),

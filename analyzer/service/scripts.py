@@ -8,6 +8,7 @@ turn into named results (no I/O).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from enum import IntEnum, StrEnum
 from typing import Any, NamedTuple
@@ -200,6 +201,12 @@ def scalars_call(run_id: str, version: int, state: bytes, alerts: list[str], kee
     return Call("detect_scalars", script_keys, [version, state, keep, *alerts])
 
 
+def fire_rules_call(run_id: str, keep: int, updates: Sequence[tuple[str, bytes, str]]) -> Call:
+    """`fire_rules.lua`: store (field, state, alert or '') user-rule updates of one run."""
+    script_keys = [keys.rule_state(run_id), keys.run_alerts(run_id), keys.outbox(run_id)]
+    return Call("fire_rules", script_keys, [keep, *(v for update in updates for v in update)])
+
+
 def mark_crashed_call(run_id: str, updated_at: float) -> Call:
     """`mark_crashed.lua`: mark a running run crashed unless it spoke after `updated_at`."""
     return Call("mark_crashed", [keys.meta(run_id)], [repr(updated_at)])
@@ -262,7 +269,8 @@ def _kind_args(message: Message) -> tuple[str, list[Any]]:
         blob = assembly.pack_payload(message.step, payload)
         return target, [message.index, message.owners, message.d, blob]
     if message.kind is Kind.SCALARS:
-        member = {"step": message.step, "values": body.get("values", {})}
+        values = {k: v if math.isfinite(v) else None for k, v in body.get("values", {}).items()}
+        member = {"step": message.step, "values": values}
         return keys.meta(run), [message.step, json.dumps(member, sort_keys=True), "", ""]
     if message.kind is Kind.FINISH:
         status = "failed" if body.get("status") == "failed" else "finished"

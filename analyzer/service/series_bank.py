@@ -11,9 +11,9 @@ only Redis knows, reloads the series from Redis.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -29,6 +29,7 @@ from analyzer.service.series import Due, Evaluated, Series, evaluate_windows
 from analyzer.service.store import Store
 
 Key = tuple[str, str]
+OnWindows = Callable[[str, str, Sequence[dict[str, Any]], float], None]
 _CAS_ATTEMPTS = 16
 _MAX_HELD_BYTES = 64 << 20  # snapshots held locally; beyond that the cache starts afresh
 
@@ -59,13 +60,22 @@ class _Plan(NamedTuple):
     dues: list[Due]
     events: list[str]
     skipped: bool
+    windows: list[dict[str, Any]]
 
 
 class SeriesBank:
     """The series this analyzer advances, cached between batches."""
 
-    def __init__(self, store: Store, settings: AnalyzerSettings, counters: Counters) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: AnalyzerSettings,
+        counters: Counters,
+        on_windows: OnWindows | None = None,
+    ) -> None:
+        """`on_windows(run, group, records, now)` sees each series' records once committed."""
         self.store, self.settings, self.counters = store, settings, counters
+        self.on_windows = on_windows
         self.lengths = tuple(settings.windows)
         self.strides = tuple(settings.strides)
         self._cache: dict[Key, Series] = {}
@@ -110,6 +120,8 @@ class SeriesBank:
                     todo[plan.key] = (True, skip)
                     continue
                 self._commit(plan)
+                if self.on_windows is not None:
+                    self.on_windows(*plan.key, plan.windows, now)
                 made += 1
                 if result is Advanced.AGAIN:
                     todo[plan.key] = (True, False)
@@ -123,7 +135,7 @@ class SeriesBank:
         if not consumed and not reload:
             series, pending = self._state(key, True)
             consumed, dues = series.advance(pending, skip)
-        return _Plan(key, series, consumed, dues, [], skip) if consumed else None
+        return _Plan(key, series, consumed, dues, [], skip, []) if consumed else None
 
     def _state(self, key: Key, reload: bool) -> tuple[Series, dict[int, Snapshot]]:
         local = self._pending.setdefault(key, {})
@@ -158,6 +170,7 @@ class SeriesBank:
             doc = {"run_id": run_id, "group": group, "window": w, "stride": s, "index": due.end,
                    "step": due.step, **fields}  # fmt: skip
             records.setdefault(where, []).append((due.step, orjson.dumps(doc)))
+            plan.windows.append(doc)
             bank = banks.get(where) or self._detectors(series, where)
             banks[where] = bank
             view = _View(w, s, due.end, due.step, fields["edge_ratio"], fields["g23"],

@@ -25,7 +25,9 @@ from analyzer.service.reader import Client, Reader
 from analyzer.service.scripts import Call, mark_crashed_call, remove_empty_call, swapped
 
 _LUA = Path(__file__).with_name("lua")
-_SCRIPTS = ("apply", "assemble", "advance", "detect_scalars", "mark_crashed", "remove_empty")
+_SCRIPTS = (
+    "apply", "assemble", "advance", "detect_scalars", "fire_rules", "mark_crashed", "remove_empty"
+)  # fmt: skip
 _HIDDEN = "***"
 
 
@@ -175,6 +177,17 @@ class Store(Reader):
         """The run's scalar-detector version and state (0, None before the first)."""
         version, state = self.client.hmget(keys.scalar_detectors(run_id), ["v", "state"])
         return int(version or 0), state
+
+    def rules(self) -> list[bytes]:
+        """The user rules' JSON documents."""
+        docs: list[bytes] = self.client.hvals(keys.RULES)
+        return docs
+
+    def rule_states(self, run_id: str, fields: Sequence[str]) -> dict[str, bytes | None]:
+        """The stored states of these user-rule fields of a run (None where there is none)."""
+        if not fields:
+            return {}
+        return dict(zip(fields, self.client.hmget(keys.rule_state(run_id), fields), strict=True))
 
     def mark_crashed(self, run_id: str, updated_at: float) -> bool:
         """Mark a run crashed if it is running and silent since `updated_at`."""

@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from analyzer.records import flat_record
 from api.bridge.sink import RunView, Sink, point, series_prefix
 from api.client import Client
-from api.export import record_row
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Mirror:
             records = self.client.metrics(
                 run.run_id, window, group, stride, start_step=after + 1, pandas=False
             )
-            points = [point(record_row(r), prefix) for r in records]
+            points = [point(flat_record(r), prefix) for r in records]
             for sink in self.sinks:
                 sink.metrics(run, points)
             cursor["series"][prefix] = points[-1][0] if points else after

@@ -52,7 +52,7 @@ def series_prefix(group: str, window: int, stride: int) -> str:
 
 
 def point(row: dict[str, Any], prefix: str) -> Point:
-    """A flattened window record (`api.export.record_row`) as its step and named numbers."""
+    """A flattened window record (`analyzer.records.flat_record`) as its step and named numbers."""
     values = {
         f"{prefix}/{name}": float(value)
         for name, value in row.items()

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response
 
-from analyzer.records import WindowRecord
+from analyzer.records import WindowRecord, flat_record
 from analyzer.service.config import MAX_STRIDE
 from analyzer.service.reader import Reader
 from api import export
@@ -104,7 +104,7 @@ def run_metrics(
         existing_run(reader, run_id)
     thinned = downsample(members, downsample_to) if downsample_to else members
     if fmt is not Format.JSON:
-        rows = [export.record_row(json.loads(m)) for m in thinned]
+        rows = [flat_record(json.loads(m)) for m in thinned]
         return table(rows, fmt, f"{run_id}-{group}-W{window}-s{stride}")
     head = {"run_id": run_id, "group": group, "window": window, "stride": stride}
     flag = b"true" if len(thinned) < len(members) else b"false"

@@ -9,8 +9,9 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from analyzer.records import flat_record
 from api.errors import ApiError
-from api.export import Format, columns, encode, record_row, scalar_row
+from api.export import Format, columns, encode, scalar_row
 
 RECORD = {
     "run_id": "r",
@@ -26,7 +27,7 @@ RECORD = {
 
 
 def test_a_record_becomes_one_flat_row() -> None:
-    assert record_row(RECORD) == {
+    assert flat_record(RECORD) == {
         "run_id": "r",
         "step": 10,
         "sigma_1": 3.0,
@@ -55,7 +56,7 @@ def test_columns_are_the_union_in_first_seen_order() -> None:
 
 
 def test_parquet_keeps_types_and_missing_values() -> None:
-    rows = [record_row(RECORD), {"step": 20, "sigma_1": 2.5, "sigma_3": 0.1}]
+    rows = [flat_record(RECORD), {"step": 20, "sigma_1": 2.5, "sigma_3": 0.1}]
     table = pq.read_table(io.BytesIO(encode(rows, Format.PARQUET)))
     assert table.column_names == columns(rows)
     assert table.column("step").to_pylist() == [10, 20]

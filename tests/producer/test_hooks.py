@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import sys
 import threading
@@ -106,7 +107,9 @@ def test_module_level_log_uses_the_active_watch(
         producer.log(2, loss=float("nan"))
     producer.log(3, loss=1.0)
     values = [m.body["values"] for m in of_kind(router.received(), Kind.SCALARS)]
-    assert values == [{"loss": 2.0}]
+    assert [sorted(v) for v in values] == [["bad", "loss", "worse"], ["loss"]]
+    assert values[0]["loss"] == 2.0 and math.isnan(values[0]["bad"]) and values[0]["worse"] > 1e308
+    assert math.isnan(values[1]["loss"])  # a NaN loss is data: `nonfinite` rules alert on it
     assert sum("dropped scalar" in r.message for r in caplog.records) == 1
 
 

@@ -217,7 +217,7 @@ def test_scalar_detectors_alert_once_and_reach_the_global_stream(
     ("kind", "body", "reason"),
     [
         (Kind.SKETCH, {}, "unknown_run"),
-        (Kind.SCALARS, {"values": {"loss": float("nan")}}, "non_finite"),
+        (Kind.SCALARS, {"values": {"loss": 1.0}, "extra": float("nan")}, "non_finite"),
         (Kind.SCALARS, {"values": {"loss": "low"}}, "bad_field"),
         (Kind.SCALARS, {"values": [1.0]}, "bad_field"),
         (Kind.START, {"config": {"lr": float("inf")}}, "non_finite"),
