@@ -35,6 +35,7 @@ from api.routes import (
     rules,
     runs,
     series,
+    silences,
     tokens,
     webhooks,
 )
@@ -77,7 +78,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_handlers(app)
     app.state.telemetry = Telemetry()
     app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
-    routers = (runs, series, analysis, alerts, rules, live, webhooks, tokens, prometheus, health)
+    routers = (
+        runs,
+        series,
+        analysis,
+        alerts,
+        rules,
+        silences,
+        live,
+        webhooks,
+        tokens,
+        prometheus,
+        health,
+    )
     for module in routers:
         app.include_router(module.router)
     app.mount("/dashboard", StaticFiles(directory=STATIC, html=True), name="dashboard")

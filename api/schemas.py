@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from analyzer.records import Alert, KStar, RunInfo, RunState, WindowRecord
+from api.silences import Ack
 
 
 class RunList(BaseModel):
@@ -144,10 +145,13 @@ class AlertState(StrEnum):
 
 
 class AlertEntry(Alert):
-    """An alert as listed: the record, its stream entry id and its state."""
+    """An alert as listed: the record, its stream entry id, its state, its acknowledgement (if
+    any) and whether a silence covers it now."""
 
     entry_id: str
     state: AlertState
+    acknowledged: Ack | None = None
+    silenced: bool = False
 
 
 class AlertList(BaseModel):

@@ -23,6 +23,8 @@ ALERTS = f"{PREFIX}:alerts"
 WEBHOOKS = f"{PREFIX}:webhooks"
 API_TOKENS = f"{PREFIX}:api:tokens"  # HASH SHA-256 of a token -> its public record (api-owned)
 RULES = f"{PREFIX}:rules"  # HASH rule id -> user rule JSON (written by the api, read by analyzers)
+SILENCES = f"{PREFIX}:silences"  # HASH silence id -> silence JSON (api-owned)
+ACKS = f"{PREFIX}:acks"  # HASH alert id -> acknowledgement JSON (api-owned)
 
 
 def glob_literal(text: str) -> str:

@@ -8,19 +8,22 @@ failed or crashed. `rule` matches an alert type exactly, or a family with a trai
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from analyzer.records import Alert, RunState
 from analyzer.service import keys
 from analyzer.service.reader import Reader
 from api import pagination
-from api.auth import READ
+from api.auth import ADMIN, READ
 from api.deps import ReaderDep
 from api.errors import FilterError
 from api.routes.runs import RunId, existing_run
+from api.routes.silences import stored_silences
 from api.schemas import AlertEntry, AlertList, AlertState
+from api.silences import Ack, silencing
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[READ])
 
@@ -29,6 +32,7 @@ _SCAN = 500
 _SCAN_LIMIT = 20_000
 
 
+AlertId = Annotated[str, Path(pattern=r"^al_[0-9a-f]{24}$")]
 Rule = Annotated[str | None, Query(min_length=1, max_length=128, description="type or `family.*`")]
 StateQuery = Annotated[AlertState | None, Query()]
 PageToken = Annotated[str | None, Query(max_length=4096)]
@@ -75,7 +79,35 @@ def collect(
         newest = f"({last}"
     more = last is not None and bool(reader.alerts(stream, f"({last}", 1))
     token = pagination.encode_token([last], query) if more else None
-    return AlertList(alerts=found, next_page_token=token)
+    return AlertList(alerts=_annotated(reader, found), next_page_token=token)
+
+
+def _annotated(reader: Reader, found: list[AlertEntry]) -> list[AlertEntry]:
+    """The entries with their acknowledgements and whether a silence covers them now."""
+    if not found:
+        return found
+    acks = reader.client.hmget(keys.ACKS, [a.id for a in found])
+    silences = stored_silences(reader.client)
+    projects: dict[str, str | None] = {}
+    now = time.time()
+    for entry, ack in zip(found, acks, strict=True):
+        if ack is not None:
+            entry.acknowledged = Ack.model_validate_json(ack)
+        if silences:
+            if entry.run_id not in projects:
+                info = reader.get_run(entry.run_id)
+                projects[entry.run_id] = info.project if info else None
+            project = projects[entry.run_id]
+            entry.silenced = silencing(silences, entry, project, now) is not None
+    return found
+
+
+@router.post("/alerts/{alert_id}/ack", dependencies=[ADMIN])
+def acknowledge(alert_id: AlertId, reader: ReaderDep, body: Ack | None = None) -> Ack:
+    """Mark an alert handled (again: the comment and time are replaced)."""
+    ack = Ack(at=time.time(), comment=body.comment if body else "")
+    reader.client.hset(keys.ACKS, alert_id, ack.model_dump_json())
+    return ack
 
 
 @router.get("/alerts")

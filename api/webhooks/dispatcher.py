@@ -26,6 +26,7 @@ from redis.exceptions import RedisError, WatchError
 from analyzer.records import Alert
 from analyzer.service import keys
 from api.config import ApiSettings
+from api.silences import Silence, silencing
 from api.webhooks.cooldown import Mark, admit, rule_of
 from api.webhooks.delivery import Courier
 from api.webhooks.stream import AlertStream, Entry
@@ -158,7 +159,7 @@ class Dispatcher:
         raw_project = await self.client.hget(keys.meta(alert.run_id), "project")
         project = raw_project.decode() if raw_project else None
         subs = [s for s in await self.subscriptions.all() if s.matches(alert, project)]
-        if not subs or not await self._admit(alert):
+        if not subs or await self._silenced(alert, project) or not await self._admit(alert):
             return
         results = await asyncio.gather(
             *(self.courier.deliver(sub, alert, project) for sub in subs), return_exceptions=True
@@ -166,6 +167,15 @@ class Dispatcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _silenced(self, alert: Alert, project: str | None) -> bool:
+        """Whether an active silence covers the alert (its deliveries are then skipped)."""
+        docs = await self.client.hvals(keys.SILENCES)
+        silences = [Silence.model_validate_json(doc) for doc in docs]
+        held = silencing(silences, alert, project, self.clock())
+        if held is not None:
+            log.info("alert %s silenced by %s", alert.id, held.id)
+        return held is not None
 
     async def _admit(self, alert: Alert) -> bool:
         """The cooldown gate of (rule, run), checked and marked atomically."""
