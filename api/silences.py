@@ -9,6 +9,8 @@ matches anything. Matching is pure; the routes and the dispatcher keep them in R
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analyzer.records import Alert
@@ -69,6 +71,11 @@ class Silence(BaseModel):
             and self.run_id in (None, alert.run_id)
             and self.project in (None, project)
         )
+
+
+def decode(docs: Iterable[bytes]) -> list[Silence]:
+    """Stored silence documents (`keys.SILENCES` values) as silences."""
+    return [Silence.model_validate_json(doc) for doc in docs]
 
 
 def silencing(

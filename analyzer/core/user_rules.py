@@ -3,7 +3,8 @@
 `RuleState` is what one rule remembers for one run (and series, for window metrics): the trailing
 values `change` and `zscore` compare with, the last step seen (an older or equal step is ignored,
 so replays are harmless), when the metric last arrived (for `stall`) and whether it fired: each
-rule fires at most once per state.
+rule fires at most once per state. Evidence is finite: a non-finite value is reported as
+`value_nan` = 1 or `value_inf` = +-1.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def describe(rule: Rule, hit: Evidence, step: int) -> str:
     if c is Condition.STALL:
         return f"{name}: no {rule.metric} for {hit['seconds']:.0f} s (limit {rule.seconds:g} s)"
     if c is Condition.NONFINITE:
-        return f"{name}: {rule.metric} is {hit['value']} at step {step}"
+        value = "nan" if "value_nan" in hit else "inf" if hit["value_inf"] > 0 else "-inf"
+        return f"{name}: {rule.metric} is {value} at step {step}"
     if c is Condition.CHANGE:
         return (
             f"{name}: {rule.metric} changed by {hit['change']:.1%} to {hit['value']:.4g} "
@@ -95,7 +97,9 @@ def describe(rule: Rule, hit: Evidence, step: int) -> str:
 def _check(rule: Rule, previous: list[float], value: float) -> Evidence | None:
     c, threshold = rule.condition, rule.threshold
     if c is Condition.NONFINITE:
-        return None if math.isfinite(value) else {"value": value}
+        if math.isnan(value):
+            return {"value_nan": 1.0}
+        return None if math.isfinite(value) else {"value_inf": math.copysign(1.0, value)}
     if not math.isfinite(value) or threshold is None:
         return None
     if (c is Condition.ABOVE and value > threshold) or (c is Condition.BELOW and value < threshold):

@@ -92,8 +92,8 @@ class Ingestor:
                 scalars.setdefault(message.run, []).append(message)
         self.series.advance(due, now, limits)
         for run_id, logged in scalars.items():
-            self._detect_scalars(run_id, logged, now)
             ordered = sorted(logged, key=lambda m: m.step)
+            self._detect_scalars(run_id, ordered, now)
             self.rules.on_scalars(
                 run_id, [(m.step, m.body.get("values", {})) for m in ordered], now
             )
@@ -203,13 +203,13 @@ class Ingestor:
             elif self._assemble(run_id, group, int(rest[0]), int(rest[1]), limits):
                 self.series.advance({(run_id, group)}, now, limits)
 
-    def _detect_scalars(self, run_id: str, logged: list[Message], now: float) -> None:
-        """Feed logged scalars (duplicates too: the bank ignores old steps) with a CAS."""
-        ordered = sorted(logged, key=lambda m: m.step)
+    def _detect_scalars(self, run_id: str, ordered: list[Message], now: float) -> None:
+        """Feed logged scalars in step order (duplicates too: the bank ignores old steps) with a
+        CAS."""
         for _ in range(_CAS_ATTEMPTS):
             version, raw = self.store.detector_state(run_id)
             bank = self.series.scalar_bank(raw)
-            events = [e for m in ordered for e in bank.update(m.step, finite(m))]
+            events = [e for m in ordered for e in bank.update(m.step, _finite_values(m))]
             alerts = [alert_json(run_id, "all", 0, e, now) for e in events]
             call = scalars_call(run_id, version, bank.to_bytes(), alerts, self.settings.keep_alerts)
             if swapped(self.store.run([call])[0]):
@@ -220,7 +220,7 @@ class Ingestor:
         raise StateError(f"scalar detectors of {run_id} kept losing their update race")
 
 
-def finite(message: Message) -> dict[str, float]:
+def _finite_values(message: Message) -> dict[str, float]:
     """A SCALARS message's finite values: what the built-in detectors and the store see."""
     values = message.body.get("values", {})
     return {k: v for k, v in values.items() if math.isfinite(v)}

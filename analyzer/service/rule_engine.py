@@ -80,12 +80,9 @@ class RuleEngine:
                 state = RuleState.from_bytes(stored[rule.id])
                 hit = stalled(rule, state, run.created_at, now)
                 if hit is not None:
-                    event = DetectorEvent(rule.type, max(state.last_step, 0), -1,
-                                          describe(rule, hit, state.last_step), hit,
-                                          f"rule:{rule.id}", None)  # fmt: skip
-                    updates.append(
-                        (rule.id, state.to_bytes(), alert_json(run.run_id, "all", 0, event, now))
-                    )
+                    at = (max(state.last_step, 0), -1)  # no window: the stall has no index
+                    alert = _alert(run.run_id, rule, hit, at, ("all", 0, 1), now)
+                    updates.append((rule.id, state.to_bytes(), alert))
             self._write(run.run_id, updates)
 
     def _scoped(self, run_id: str) -> list[Rule]:
@@ -126,9 +123,8 @@ class RuleEngine:
                     continue
                 hit = observe(rule, states[field], step, float(value), now)
                 if hit is not None:
-                    event = DetectorEvent(rule.type, step, step, describe(rule, hit, step),
-                                          _finite(hit), f"rule:{rule.id}", None)  # fmt: skip
-                    fired[field] = alert_json(run_id, group, window, event, now, stride=stride)
+                    where = (group, window, stride)
+                    fired[field] = _alert(run_id, rule, hit, (step, step), where, now)
         self._write(run_id, [(f, s.to_bytes(), fired.get(f, "")) for f, s in states.items()])
 
     def _write(self, run_id: str, updates: list[tuple[str, bytes, str]]) -> None:
@@ -146,12 +142,16 @@ def _field(rule: Rule, group: str, window: int, stride: int) -> str:
     return f"{rule.id}|{group}|{window}|{stride}"
 
 
-def _finite(hit: dict[str, float]) -> dict[str, float]:
-    """Evidence an alert can carry: a non-finite value becomes `nan` = 1 or `inf` = +-1."""
-    out = {k: v for k, v in hit.items() if v == v and abs(v) != float("inf")}
-    for k, v in hit.items():
-        if v != v:
-            out[f"{k}_nan"] = 1.0
-        elif abs(v) == float("inf"):
-            out[f"{k}_inf"] = 1.0 if v > 0 else -1.0
-    return out
+def _alert(
+    run_id: str,
+    rule: Rule,
+    hit: dict[str, float],
+    at: tuple[int, int],
+    series: tuple[str, int, int],
+    now: float,
+) -> str:
+    """The alert document of a rule that fired at (step, index) of (group, W, stride)."""
+    (step, index), (group, window, stride) = at, series
+    text = describe(rule, hit, step)
+    event = DetectorEvent(rule.type, step, index, text, hit, f"rule:{rule.id}", None)
+    return alert_json(run_id, group, window, event, now, stride=stride)

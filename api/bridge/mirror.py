@@ -1,8 +1,8 @@
 """The bridge's loop: new window records and alerts of every run, from the api into the sinks.
 
 What was sent is remembered per run (last step of each series, newest alert entry, finished) in
-a JSON state file written after every pass, so a restarted bridge goes on where it stopped; an
-interrupted pass can send its last batch twice (at least once), never skip one.
+a JSON state file, rewritten whenever a run's cursor moves, so a restarted bridge goes on where it
+stopped; an interrupted pass can send its last batch twice (at least once), never skip one.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ class Mirror:
         sent = 0
         for doc in self.client.runs(pandas=False):
             cursor = self.state.setdefault(doc["run_id"], {"series": {}, "alert": None})
-            if not cursor.get("finished"):
-                sent += self._sync_run(RunView.of(doc), cursor)
+            if cursor.get("finished"):
+                continue
+            moved = self._sync_run(RunView.of(doc), cursor)
+            if moved or cursor.get("finished"):
                 self._save()
+            sent += moved
         return sent
 
     def close(self) -> None:

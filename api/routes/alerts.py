@@ -21,9 +21,8 @@ from api.auth import ADMIN, READ
 from api.deps import ReaderDep
 from api.errors import FilterError
 from api.routes.runs import RunId, existing_run
-from api.routes.silences import stored_silences
 from api.schemas import AlertEntry, AlertList, AlertState
-from api.silences import Ack, silencing
+from api.silences import Ack, decode, silencing
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[READ])
 
@@ -87,7 +86,7 @@ def _annotated(reader: Reader, found: list[AlertEntry]) -> list[AlertEntry]:
     if not found:
         return found
     acks = reader.client.hmget(keys.ACKS, [a.id for a in found])
-    silences = stored_silences(reader.client)
+    silences = decode(reader.client.hvals(keys.SILENCES))
     projects: dict[str, str | None] = {}
     now = time.time()
     for entry, ack in zip(found, acks, strict=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from analyzer.service import keys
 from api.auth import ADMIN, READ
 from api.deps import RedisDep
 from api.errors import ApiError, not_found
-from api.silences import Silence, SilenceCreate
+from api.silences import Silence, SilenceCreate, decode
 
 router = APIRouter(prefix="/api/v1/silences", tags=["alerts"], dependencies=[READ])
 
@@ -30,16 +30,11 @@ class SilenceList(BaseModel):
     silences: list[Silence]
 
 
-def stored_silences(client: Any) -> list[Silence]:
-    """Every stored silence, expired ones included."""
-    return [Silence.model_validate_json(doc) for doc in client.hvals(keys.SILENCES)]
-
-
 @router.post("", status_code=201, dependencies=[ADMIN])
 def create_silence(body: SilenceCreate, client: RedisDep) -> Silence:
     """Silence matching alerts for `seconds` or until `expires_at`."""
     now = time.time()
-    stale = [s.id for s in stored_silences(client) if s.expires_at < now - KEEP_EXPIRED]
+    stale = [s.id for s in decode(client.hvals(keys.SILENCES)) if s.expires_at < now - KEEP_EXPIRED]
     if stale:
         client.hdel(keys.SILENCES, *stale)
     if client.hlen(keys.SILENCES) >= MAX_SILENCES:
@@ -61,7 +56,7 @@ def list_silences(
 ) -> SilenceList:
     """Active silences (with `expired`, the recently expired too), soonest to expire first."""
     now = time.time()
-    found = [s for s in stored_silences(client) if expired or s.active(now)]
+    found = [s for s in decode(client.hvals(keys.SILENCES)) if expired or s.active(now)]
     return SilenceList(silences=sorted(found, key=lambda s: s.expires_at))
 
 

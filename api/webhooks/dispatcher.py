@@ -26,7 +26,7 @@ from redis.exceptions import RedisError, WatchError
 from analyzer.records import Alert
 from analyzer.service import keys
 from api.config import ApiSettings
-from api.silences import Silence, silencing
+from api.silences import decode, silencing
 from api.webhooks.cooldown import Mark, admit, rule_of
 from api.webhooks.delivery import Courier
 from api.webhooks.stream import AlertStream, Entry
@@ -170,8 +170,7 @@ class Dispatcher:
 
     async def _silenced(self, alert: Alert, project: str | None) -> bool:
         """Whether an active silence covers the alert (its deliveries are then skipped)."""
-        docs = await self.client.hvals(keys.SILENCES)
-        silences = [Silence.model_validate_json(doc) for doc in docs]
+        silences = decode(await self.client.hvals(keys.SILENCES))
         held = silencing(silences, alert, project, self.clock())
         if held is not None:
             log.info("alert %s silenced by %s", alert.id, held.id)
