@@ -5,6 +5,7 @@ list of modules) whose parameters belong to the group, or a predicate `f(name, p
 regex with a capture group makes one group per captured value: `{"block": r"blocks\\.(\\d+)\\."}`
 gives `block.0`, `block.1`, ... Parameters come from `named_parameters()`, so buffers are never
 sketched and a tied tensor appears once under its first name; frozen parameters are skipped.
+FSDP1 parameters appear under their unwrapped names, as `producer.flat_params.FlatMember`s.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from producer.errors import ConfigError
+from producer.flat_params import FlatMember, named_parameters
 from producer.wire import valid_id
 
 ALL = "all"
@@ -23,7 +25,7 @@ Filter = str | re.Pattern[str] | Callable[[str, Any], bool] | Any
 
 def resolve_groups(model: Any, spec: Mapping[str, Filter] | None = None) -> dict[str, Named]:
     """Group name -> (parameter name, parameter) in model order; `None` is one group `all`."""
-    named = [(n, p) for n, p in model.named_parameters() if getattr(p, "requires_grad", True)]
+    named = [(n, p) for n, p in named_parameters(model) if getattr(p, "requires_grad", True)]
     if spec is None:
         return {ALL: named}
     groups: dict[str, Named] = {}
@@ -41,7 +43,8 @@ def _apply(label: str, rule: Filter, named: Named) -> dict[str, Named]:
     modules = _modules(rule)
     if modules is not None:
         owned = {id(p) for module in modules for p in module.parameters()}
-        return {label: [(n, p) for n, p in named if id(p) in owned]}
+        owned |= {id(m) for module in modules for m in module.modules()}
+        return {label: [(n, p) for n, p in named if id(_owner(p)) in owned]}
     if callable(rule):
         return {label: [(n, p) for n, p in named if rule(n, p)]}
     raise ConfigError(f"group {label!r}: a filter is a regex, a module or a predicate")
@@ -64,3 +67,8 @@ def _modules(rule: Any) -> list[Any] | None:
     if items and all(hasattr(m, "parameters") and hasattr(m, "named_modules") for m in items):
         return list(items)
     return None
+
+
+def _owner(parameter: Any) -> Any:
+    """What a module filter matches: the parameter, or an FSDP1 member's owning module."""
+    return parameter.module if isinstance(parameter, FlatMember) else parameter

@@ -3,8 +3,9 @@
 The sketch is defined on global flat indices, so a rank sketches each piece at its offset and the
 sums over ranks equal the sketch of the whole tensor. Handled layouts: plain tensors (the whole
 parameter), DTensors (FSDP2 `fully_shard`, tensor parallel: `Shard(d)` blocks, `Replicate` mesh
-dimensions counted once at mesh coordinate 0, sum-`Partial` values counted on every rank), and
-slices of a flat buffer of concatenated parameters (FSDP1 / ZeRO flat parameters).
+dimensions counted once at mesh coordinate 0, sum-`Partial` values counted on every rank), FSDP1
+flat-parameter members (`producer.flat_params`), and DeepSpeed ZeRO-3 partitions (rank r of the
+partition group holds elements [r * size, (r + 1) * size) of the flattened parameter, padded).
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from producer.errors import ShardError
+from producer.flat_params import FlatMember
 
 Piece = tuple[str, Any, int]
 
 
 def local_pieces(name: str, tensor: Any) -> list[Piece]:
     """The pieces of parameter `name` held by this process (empty when another rank counts it)."""
+    if isinstance(tensor, FlatMember):
+        values, offset = tensor.local()
+        return [(name, values, offset)] if len(values) else []
+    if _is_zero3(tensor):
+        return _zero3_pieces(name, tensor)
     torch = sys.modules.get("torch")
     if torch is None or not _is_dtensor(torch, tensor):
         return [(name, tensor, 0)]
@@ -29,7 +36,11 @@ def local_pieces(name: str, tensor: Any) -> list[Piece]:
 
 
 def is_sharded(tensor: Any) -> bool:
-    """Whether `tensor` is a DTensor (so each rank holds only a part of it)."""
+    """Whether each rank holds only a part of `tensor` (DTensor, FSDP1 shard, ZeRO-3 partition)."""
+    if isinstance(tensor, FlatMember):
+        return tensor.sharded
+    if _is_zero3(tensor):
+        return True
     torch = sys.modules.get("torch")
     return torch is not None and _is_dtensor(torch, tensor)
 
@@ -94,6 +105,20 @@ def _dtensor_pieces(name: str, tensor: Any) -> list[Piece]:
     if tuple(local.shape) != tuple(shape):
         raise ShardError(f"{name}: local shape {tuple(local.shape)} is not {tuple(shape)}")
     return block_pieces(name, local, tuple(tensor.shape), offset)
+
+
+def _zero3_pieces(name: str, parameter: Any) -> list[Piece]:
+    partition = parameter.ds_tensor
+    if partition.status.name != "AVAILABLE":
+        raise ShardError(f"{name}: its ZeRO-3 partition is not in memory ({partition.status.name})")
+    dist = sys.modules["torch"].distributed
+    start = partition.ds_numel * dist.get_rank(group=parameter.ds_process_group)
+    values = partition.detach().reshape(-1)[: partition.ds_numel]
+    return flat_slice_pieces([(name, parameter.ds_numel)], start, values)
+
+
+def _is_zero3(tensor: Any) -> bool:
+    return hasattr(tensor, "ds_tensor") and hasattr(tensor, "ds_numel")
 
 
 def _is_dtensor(torch: Any, tensor: Any) -> bool:

@@ -1,8 +1,9 @@
 """One snapshot: the sketch of every parameter group, under one of the distributed layouts.
 
 - `replicated` (plain or DDP training): rank 0 sketches whole parameters, one owner per snapshot.
-- `sharded` (FSDP2 / tensor parallel, the default when DTensors are present): every rank sketches
-  the pieces it holds at their global offsets and sends them; the analyzer sums `world` partials.
+- `sharded` (FSDP2 / tensor parallel / FSDP1 / DeepSpeed ZeRO-3, the default when any parameter
+  is sharded): every rank sketches the pieces it holds at their global offsets and sends them;
+  the analyzer sums `world` partials.
 - `allreduce`: as `sharded`, then one all-reduce of the partial sketches (a G x d float64 tensor
   plus an error flag) so rank 0 sends complete sketches. Every rank joins every all-reduce even
   when its own sketch failed, so no rank is left waiting; a failure anywhere stops all of them.
@@ -27,7 +28,7 @@ class SnapshotError(ProducerError):
 
 
 def choose_layout(requested: str, groups: Mapping[str, Named], world: int) -> str:
-    """The layout to use: `auto` is `sharded` when any parameter is a DTensor, else replicated."""
+    """The layout to use: `auto` is `sharded` when any parameter is sharded, else replicated."""
     if world == 1:
         return "replicated"
     if requested != "auto":
@@ -39,7 +40,7 @@ def choose_layout(requested: str, groups: Mapping[str, Named], world: int) -> st
 class Snapshotter:
     """`take() -> {group: sketch}` for this rank under `layout`.
 
-    Under `sharded` and `allreduce`, a parameter that is not a DTensor is replicated, so only
+    Under `sharded` and `allreduce`, a parameter that is not sharded is replicated, so only
     rank 0 counts it (every rank counting it would multiply it by the world size).
     """
 
