@@ -113,8 +113,7 @@ def _zero3_pieces(name: str, parameter: Any) -> list[Piece]:
         raise ShardError(f"{name}: its ZeRO-3 partition is not in memory ({partition.status.name})")
     dist = sys.modules["torch"].distributed
     start = partition.ds_numel * dist.get_rank(group=parameter.ds_process_group)
-    values = partition.detach().reshape(-1)[: partition.ds_numel]
-    return flat_slice_pieces([(name, parameter.ds_numel)], start, values)
+    return flat_slice_pieces([(name, parameter.ds_numel)], start, partition.detach().reshape(-1))
 
 
 def _is_zero3(tensor: Any) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import FullyShardedDataParallel, ShardingStrategy, fully_shard
 
 import producer
 
@@ -41,16 +43,10 @@ def wrap(net: torch.nn.Sequential, layout: str) -> torch.nn.Module:
     if layout == "ddp":
         return torch.nn.parallel.DistributedDataParallel(net)
     if layout == "fsdp2":
-        from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import fully_shard
-
         mesh = init_device_mesh("cpu", (world,))
         fully_shard(net[0], mesh=mesh)
         fully_shard(net, mesh=mesh)
         return net
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import FullyShardedDataParallel, ShardingStrategy
-
     cpu = torch.device("cpu")
     options: dict[str, Any] = {"use_orig_params": layout != "fsdp1", "device_id": cpu}
     if layout == "fsdp1-hybrid":
