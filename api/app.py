@@ -10,6 +10,7 @@ static dashboard shell carry no data and are public. No Swagger page: it would l
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,18 @@ from api.webhooks.dispatcher import Dispatcher
 from api.webhooks.subscriptions import Subscriptions
 
 STATIC = Path(__file__).with_name("static")
+
+
+SETTINGS_VARIABLE = "SPECTRAL_EDGE_API_SETTINGS_JSON"
+
+
+def worker_app() -> FastAPI:
+    """The app of one `spectral-edge api --workers N` process: settings from the JSON the parent
+    put in `SETTINGS_VARIABLE`, its dispatcher a consumer of its own (host name and pid) in the
+    fleet's consumer group, so each alert is delivered by one worker."""
+    settings = ApiSettings.model_validate_json(os.environ[SETTINGS_VARIABLE])
+    consumer = f"{settings.webhook_consumer}/{os.getpid()}"
+    return create_app(settings.model_copy(update={"webhook_consumer": consumer}))
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

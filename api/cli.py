@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis
 from analyzer.service.server import AnalyzerService
-from api.app import create_app
+from api.app import SETTINGS_VARIABLE, create_app
 from api.client import Client, ClientError
 from api.config import ApiSettings
 from api.export import Format
@@ -176,11 +177,19 @@ def api(
     open_: Open = False,
     ssl_certfile: SslCertfile = None,
     ssl_keyfile: SslKeyfile = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="api processes sharing the port (live streams, webhooks "
+            "and reads all work across them).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the api alone."""
     settings = api_settings(host, port, open_, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     with redis_or_embedded(redis_url) as url:
-        serve(settings.model_copy(update={"redis_url": url}))
+        serve(settings.model_copy(update={"redis_url": url}), workers)
 
 
 def api_settings(host: str, port: int, open_: bool, **given: Any) -> ApiSettings:
@@ -221,8 +230,9 @@ def reason(exc: ValueError) -> str:
     )
 
 
-def serve(settings: ApiSettings) -> None:
-    """Print where the api and dashboard are (and a first admin token), then serve until Ctrl-C."""
+def serve(settings: ApiSettings, workers: int = 1) -> None:
+    """Print where the api and dashboard are (and a first admin token), then serve until Ctrl-C
+    in one process or, with `workers` > 1, in that many (uvicorn's supervisor, `worker_app`)."""
     scheme = "http" if settings.ssl_certfile is None else "https"
     base = f"{scheme}://{settings.host}:{settings.port}"
     typer.echo(f"api             {base}/api/v1/runs")
@@ -230,9 +240,12 @@ def serve(settings: ApiSettings) -> None:
     token = None if settings.open else bootstrap(settings.redis_url)
     if token:
         typer.echo(f"admin token     {token}  (shown once; `spectral-edge token create` for more)")
-    app_ = create_app(settings)
+    if workers > 1:
+        os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
     uvicorn.run(
-        app_,
+        create_app(settings) if workers == 1 else "api.app:worker_app",
+        factory=workers > 1,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -46,6 +46,10 @@ class Buffer:
         self.bytes += size
         self._arm(seq, now)
 
+    def held(self) -> list[int]:
+        """The held sequence numbers, oldest first."""
+        return list(self._frames)
+
     def frames(self, seq: int) -> list[bytes] | None:
         """The frames of a held message, or None once acknowledged or dropped."""
         return self._frames.get(seq)

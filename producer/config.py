@@ -19,7 +19,7 @@ SECRETS = frozenset({"secret_key"})
 _ENDPOINT = re.compile(r"^[a-z]+://\S+$")
 _INTS = frozenset({"every", "dim", "seed", "buffer_max", "buffer_bytes", "linger_ms", "threads"})
 _Z85_KEY = re.compile(r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
-_FLOATS = frozenset({"heartbeat", "resend_after", "close_timeout"})
+_FLOATS = frozenset({"heartbeat", "resend_after", "close_timeout", "failover_after"})
 _YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -32,7 +32,9 @@ class ProducerConfig:
     CPU sketches off the C kernel (`producer.kernel`), which is built into `cache_dir` (by
     default `$XDG_CACHE_HOME/spectral-edge`, else `~/.cache/spectral-edge`); `server_key` (the
     analyzer's Z85 CURVE public key) turns on CURVE, with `public_key`/`secret_key` as this
-    client's pair (an ephemeral pair when unset).
+    client's pair (an ephemeral pair when unset). `endpoint` may list several analyzers,
+    comma-separated: each run sends to one of them, picked by rendezvous hashing of its run id,
+    and moves to the next after `failover_after` seconds without a reply (`producer.rendezvous`).
     """
 
     mode: str = "online"
@@ -47,6 +49,7 @@ class ProducerConfig:
     buffer_max: int = 10_000
     buffer_bytes: int = 32 << 20
     resend_after: float = 5.0
+    failover_after: float = 10.0
     linger_ms: int = 1000
     close_timeout: float = 5.0
     spool_dir: str = "spool"
@@ -60,7 +63,8 @@ class ProducerConfig:
 
     def __post_init__(self) -> None:
         _check(self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        _check(bool(_ENDPOINT.match(self.endpoint)), f"endpoint {self.endpoint!r} is not a URL")
+        for endpoint in self.endpoints:
+            _check(bool(_ENDPOINT.match(endpoint)), f"endpoint {endpoint!r} is not a URL")
         _check(
             self.run_id is None or valid_id(self.run_id),
             f"run_id {self.run_id!r} must be 1-128 of [A-Za-z0-9._:-], starting alphanumeric",
@@ -74,6 +78,7 @@ class ProducerConfig:
         _check(self.buffer_max >= 1, f"buffer_max must be >= 1, got {self.buffer_max}")
         _check(self.buffer_bytes >= 1, f"buffer_bytes must be >= 1, got {self.buffer_bytes}")
         _check(self.resend_after > 0, f"resend_after must be > 0 seconds, got {self.resend_after}")
+        _check(self.failover_after > 0, f"failover_after must be > 0 s, got {self.failover_after}")
         _check(self.linger_ms >= 0, f"linger_ms must be >= 0, got {self.linger_ms}")
         _check(self.close_timeout >= 0, f"close_timeout must be >= 0, got {self.close_timeout}")
         _check(bool(self.spool_dir), "spool_dir must not be empty")
@@ -87,6 +92,11 @@ class ProducerConfig:
             (self.public_key is None) == (self.secret_key is None),
             "public_key and secret_key go together",
         )
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The analyzers `endpoint` lists (comma-separated)."""
+        return tuple(e.strip() for e in self.endpoint.split(","))
 
     def public(self) -> dict[str, Any]:
         """The fields safe to send to the analyzer (secret keys left out)."""

@@ -17,9 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 def connect_dealer(
-    context: zmq.Context[Any], config: ProducerConfig, hwm: int
+    context: zmq.Context[Any], config: ProducerConfig, hwm: int, endpoint: str | None = None
 ) -> zmq.Socket[bytes]:
-    """A DEALER connected to `config.endpoint`, a CURVE client when `server_key` is set."""
+    """A DEALER connected to `endpoint` (by default the first of `config.endpoints`), a CURVE
+    client when `server_key` is set."""
     socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, config.linger_ms)
     socket.setsockopt(zmq.SNDHWM, hwm)
@@ -36,7 +37,7 @@ def connect_dealer(
         socket.curve_publickey = public_bytes
         socket.curve_secretkey = secret_bytes
     try:
-        socket.connect(config.endpoint)
+        socket.connect(endpoint or config.endpoints[0])
     except zmq.ZMQError:
         socket.close(linger=0)
         raise
@@ -45,9 +46,10 @@ def connect_dealer(
 
 def warn_if_plaintext(config: ProducerConfig) -> bool:
     """Log a warning (and return True) when sketches would leave the machine unencrypted."""
-    if config.server_key is not None or _loopback(config.endpoint):
+    remote = [e for e in config.endpoints if not _loopback(e)]
+    if config.server_key is not None or not remote:
         return False
-    logger.warning("spectral-edge sends to %s without CURVE (no server_key)", config.endpoint)
+    logger.warning("spectral-edge sends to %s without CURVE (no server_key)", ", ".join(remote))
     return True
 
 

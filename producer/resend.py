@@ -37,6 +37,10 @@ class ResendTimer:
             self.srtt = 0.875 * self.srtt + 0.125 * delay
         self.backoff = 1
 
+    def reset(self) -> None:
+        """Forget the backoff (a new analyzer, or one that said when to come back)."""
+        self.backoff = 1
+
     def expired(self) -> None:
         """A round of resends went out: wait twice as long before the next."""
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)

@@ -1,11 +1,11 @@
 """`spectral-edge sync DIR`: replay offline spool files to an analyzer, in order, exactly once.
 
-Each file is sent in record order with its original sequence numbers over one DEALER (CURVE when
-configured), at most `window` messages unacknowledged, through a `Channel` (`producer.channel`),
-which resends the overdue on the sender thread's timer (`ResendTimer`). The analyzer applies
-each (run, rank, seq) at most once, so an interrupted or repeated sync duplicates nothing. A file
-whose every message was acknowledged is renamed `<name>.synced`; one that was not stays for the
-next sync.
+Each file is sent in record order with its original sequence numbers over a DEALER (CURVE when
+configured) to its run's analyzer (the first in rendezvous order, `producer.rendezvous`), at most
+`window` messages unacknowledged, through a `Channel` (`producer.channel`), which resends the
+overdue on the sender thread's timer (`ResendTimer`). The analyzer applies each (run, rank, seq)
+at most once, so an interrupted or repeated sync duplicates nothing. A file whose every message
+was acknowledged is renamed `<name>.synced`; one that was not stays for the next sync.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -23,6 +24,7 @@ from producer.channel import Channel
 from producer.config import ProducerConfig, resolve_config
 from producer.connection import connect_dealer
 from producer.errors import WireError
+from producer.rendezvous import ranked
 from producer.resend import ResendTimer
 from producer.spool import SYNCED, read_frames, spool_files
 from producer.transport import POLL_MS
@@ -56,27 +58,41 @@ def sync(
     report = SyncReport()
     context = zmq.Context()
     try:
-        socket = connect_dealer(context, config, window)
-        try:
-            for path in spool_files(directory):
-                acked, total = _replay(socket, config, path, timeout, window)
-                report.files[path.name] = (total, acked)
-                if acked == total:
-                    path.rename(path.with_name(path.name + SYNCED))
-        finally:
-            socket.close(linger=0)
+        for path in spool_files(directory):
+            acked, total = _replay(context, config, path, timeout, window)
+            report.files[path.name] = (total, acked)
+            if acked == total:
+                path.rename(path.with_name(path.name + SYNCED))
     finally:
         context.term()
     return report
 
 
 def _replay(
-    socket: zmq.Socket[bytes], config: ProducerConfig, path: Path, timeout: float, window: int
+    context: zmq.Context[Any], config: ProducerConfig, path: Path, timeout: float, window: int
 ) -> tuple[int, int]:
-    """Send one file's messages in order; returns (acknowledged, total)."""
-    channel = Channel(Buffer(window + 1), ResendTimer(config.resend_after))
+    """Send one file's messages in order to its run's analyzer; returns (acknowledged, total)."""
     records = _numbered(path)
-    held = next(records, None)
+    first = next(records, None)
+    if first is None:
+        return 0, 0
+    run, held = first[0], first[1:]
+    socket = connect_dealer(context, config, window, ranked(run, config.endpoints)[0])
+    try:
+        return _send(socket, config, held, (r[1:] for r in records), timeout, window)
+    finally:
+        socket.close(linger=0)
+
+
+def _send(
+    socket: zmq.Socket[bytes],
+    config: ProducerConfig,
+    held: tuple[int, list[bytes]] | None,
+    records: Iterator[tuple[int, list[bytes]]],
+    timeout: float,
+    window: int,
+) -> tuple[int, int]:
+    channel = Channel(Buffer(window + 1), ResendTimer(config.resend_after))
     offered = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (held is not None or len(channel)):
@@ -93,10 +109,11 @@ def _replay(
     return channel.acked, offered + unread
 
 
-def _numbered(path: Path) -> Iterator[tuple[int, list[bytes]]]:
-    """(seq, frames) of each decodable record; undecodable ones are logged and skipped."""
+def _numbered(path: Path) -> Iterator[tuple[str, int, list[bytes]]]:
+    """(run, seq, frames) of each decodable record; undecodable ones are logged and skipped."""
     for frames in read_frames(path):
         try:
-            yield decode(frames).seq, frames
+            message = decode(frames)
+            yield message.run, message.seq, frames
         except WireError as exc:
             logger.warning("spectral-edge sync skipped a bad record of %s: %s", path, exc)

@@ -12,7 +12,10 @@ into the caller.
 Sequence numbers start at `base`, the microseconds since the epoch, so a restarted process never
 reuses the numbers of its previous life under the same run id (the analyzer would drop them as
 repeats); HEARTBEAT and FINISH bodies carry `base` and the `dropped` count.
-With `server_key` set the socket is a CURVE client (`producer.connection`).
+With `server_key` set the socket is a CURVE client (`producer.connection`). With several
+endpoints the run's `Route` (`producer.rendezvous`) picks one; after `failover_after` seconds of
+silence with messages outstanding the thread connects a new socket to the next and sends every
+held message again there.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from producer.buffer import Buffer
 from producer.channel import Channel
 from producer.config import ProducerConfig
 from producer.connection import connect_dealer
+from producer.rendezvous import Route
 from producer.resend import ResendTimer
 from producer.wakeup import Wakeup
 from producer.wire import Kind, Message, encode
@@ -74,6 +78,7 @@ class Sender:
         self.failed = False
         self._buffer = Buffer(config.buffer_max, config.buffer_bytes)
         self._channel = Channel(self._buffer, self.timer)
+        self.route = Route(run, config.endpoints, config.failover_after)
         self._inbox: queue.SimpleQueue[Message | _Close] = queue.SimpleQueue()
         self._wakeup = Wakeup()
         self._thread = threading.Thread(target=self._run, name=f"spectral-edge-{run}", daemon=True)
@@ -160,18 +165,33 @@ class Sender:
             self.failed = True
 
     def _serve(self, context: zmq.Context[Any]) -> None:
-        socket = connect_dealer(context, self.config, min(self._buffer.max_messages, 1000))
+        socket = self._connect(context)
         try:
             poller = zmq.Poller()
             poller.register(socket, zmq.POLLIN)
             poller.register(self._wakeup.fileno(), zmq.POLLIN)
             self._last_beat = time.monotonic()
             while not self._tick(socket):
+                left = self.route.endpoint
+                if self.route.moved(time.monotonic()):
+                    poller.unregister(socket)
+                    socket.close(linger=0)
+                    socket = self._connect(context)
+                    poller.register(socket, zmq.POLLIN)
+                    self._channel.restart(socket, time.monotonic())
+                    logger.warning(
+                        "spectral-edge: no reply from %s for %.0f s; sending to %s",
+                        left, self.route.after, self.route.endpoint,
+                    )  # fmt: skip
                 busy = self._deadline is not None or self._channel.backlog
                 poller.poll(POLL_MS if busy else IDLE_POLL_MS)
                 self._wakeup.clear()
         finally:
             socket.close(linger=self.linger_ms)
+
+    def _connect(self, context: zmq.Context[Any]) -> zmq.Socket[bytes]:
+        hwm = min(self._buffer.max_messages, 1000)
+        return connect_dealer(context, self.config, hwm, self.route.endpoint)
 
     def _tick(self, socket: zmq.Socket[bytes]) -> bool:
         """One round of the loop; True when it is time to stop."""
@@ -181,6 +201,7 @@ class Sender:
         heard = time.monotonic()
         if self._channel.read_acks(socket, heard):
             self._last_progress = heard
+            self.route.heard(heard, outstanding=bool(self._buffer))
         self._channel.resend_due(socket, now)
         if self._deadline is None and now - self._last_beat >= self.heartbeat:
             self._last_beat = now
@@ -214,6 +235,7 @@ class Sender:
             self._warn_once("encode", f"spectral-edge dropped a {message.kind} message: {exc}")
             return
         self._channel.offer(socket, self._seq, frames, now)
+        self.route.waiting(now)
         self._seq += 1
 
     def _warn_once(self, key: str, text: str) -> None:

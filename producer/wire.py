@@ -1,7 +1,8 @@
 """The wire codec: `encode(message) -> frames`, `decode(frames) -> message`; no sockets, no clock.
 
 A message is one msgpack header frame, plus a raw little-endian float64 payload frame for sketches.
-Acknowledgements flow back as a single msgpack frame listing applied sequence numbers.
+Acknowledgements flow back as a single msgpack frame listing applied sequence numbers, plus, from
+an analyzer that does not own the run, how long to wait before resending (`Ack.wait`).
 Every decoding failure raises `WireError` with a `reason` the analyzer counts rejections by.
 """
 
@@ -11,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import numpy as np
@@ -146,13 +147,24 @@ def valid_id(value: object) -> bool:
     return isinstance(value, str) and _ID.match(value) is not None
 
 
-def encode_ack(seqs: list[int]) -> list[bytes]:
-    """Frames acknowledging that these sequence numbers are durably applied."""
-    return [msgpack.packb({"v": PROTOCOL_VERSION, "ack": list(seqs)})]
+class Ack(NamedTuple):
+    """An analyzer's reply: the seqs durably applied, and `wait`, when set, the seconds until the
+    run's owner lease elsewhere runs out (messages sent before then are not applied)."""
+
+    seqs: list[int]
+    wait: float | None = None
 
 
-def decode_ack(frames: list[bytes]) -> list[int]:
-    """Sequence numbers from an acknowledgement, or raise `WireError`."""
+def encode_ack(seqs: list[int], wait: float | None = None) -> list[bytes]:
+    """Frames acknowledging that these sequence numbers are durably applied (`wait`: see `Ack`)."""
+    reply: dict[str, Any] = {"v": PROTOCOL_VERSION, "ack": list(seqs)}
+    if wait is not None:
+        reply["wait"] = wait
+    return [msgpack.packb(reply)]
+
+
+def decode_ack(frames: list[bytes]) -> Ack:
+    """An acknowledgement from its frames, or raise `WireError`."""
     if len(frames) != 1:
         raise WireError("bad_frames", "an ack is one frame")
     try:
@@ -161,10 +173,12 @@ def decode_ack(frames: list[bytes]) -> list[int]:
         raise WireError("bad_header", str(exc)) from None
     if not isinstance(ack, dict) or ack.get("v") != PROTOCOL_VERSION:
         raise WireError("bad_version", "ack version")
-    seqs = ack.get("ack")
+    seqs, wait = ack.get("ack"), ack.get("wait")
     if not isinstance(seqs, list) or not all(isinstance(s, int) for s in seqs):
         raise WireError("bad_field", "ack")
-    return seqs
+    if wait is not None and not (isinstance(wait, int | float) and 0 <= wait < 86_400):
+        raise WireError("bad_field", "ack wait")
+    return Ack(seqs, None if wait is None else float(wait))
 
 
 def _header(frame: bytes) -> dict[str, Any]:

@@ -27,7 +27,14 @@ class AnalyzerSettings(BaseSettings):
     that no sketch or scalars reached is removed `empty_run_ttl` seconds after its START.
     `curve_secret_key` (Z85) turns on CURVE; `curve_clients` lists the producers' public keys
     admitted (empty: any producer that knows the server's public key). Without CURVE, a `bind`
-    reachable from other machines is refused unless `insecure` says so. `strides`: each stride s
+    reachable from other machines is refused unless `insecure` says so. Ownership: each run is
+    applied by one analyzer at a time, the holder of its lease in Redis, taken by the first
+    analyzer to apply it and renewed by every message for `lease` seconds (0: no ownership, any
+    analyzer applies any message). `name` identifies this analyzer in leases (default: host and
+    endpoint, so a restarted analyzer keeps its runs). The sweep looks at up to `sweep_max` due
+    runs of the deadline index per round. The running runs per project (for the limits) are
+    recounted from the registry every `registry_refresh` seconds, and on a START refused for a full
+    project at most every `sweep_interval`. `strides`: each stride s
     is a series of its own per (group, W), its updates x_i - x_(i-s) over the snapshots whose index
     is a multiple of s (see `analyzer.service.series`).
     """
@@ -45,6 +52,10 @@ class AnalyzerSettings(BaseSettings):
     plateau_windows: int = Field(default=3, ge=1)
     heartbeat_timeout: float = Field(default=60.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
+    sweep_max: int = Field(default=2000, ge=1)
+    registry_refresh: float = Field(default=60.0, gt=0)
+    lease: float = Field(default=30.0, ge=0)
+    name: str | None = Field(default=None, min_length=1, max_length=256)
     assembly_timeout: float = Field(default=30.0, gt=0)
     gap_timeout: float = Field(default=60.0, gt=0)
     keep_records: int = Field(default=100_000, ge=1)

@@ -4,26 +4,31 @@ Per batch: one `apply.lua` call per run (pipelined) applies every message at mos
 snapshots whose partials all arrived are assembled; every series whose next snapshot arrived is
 advanced (`analyzer.service.series_bank`); logged scalars feed the run's scalar detectors; user
 rules (`analyzer.service.rule_engine`) see the scalars and the committed windows; the runs'
-outboxes are published to the global alert stream. A START that would create a run is first put
-to the admission policy (`analyzer.service.admission`), with the sender's identity. Everything
-after the apply is idempotent and is redone when a duplicate arrives, so a crash before the
-acknowledgement loses nothing: the producer resends, and the resend finishes the work. Deadlines
-(assembly timeouts, gaps), heartbeat crashes and runs no data reached within `empty_run_ttl` are
-handled by `sweep`.
+outboxes are published to the global alert stream; the deadline index (`keys.DUE`) is brought
+forward. A START that would create a run is first put to the admission policy
+(`analyzer.service.admission`), with the sender's identity. A run whose lease another analyzer
+holds is not applied here: its messages get `not_owner` and the lease's remaining seconds.
+Everything after the apply is idempotent and is redone when a duplicate arrives, so a crash before
+the acknowledgement loses nothing: the producer resends, and the resend finishes the work.
+Deadlines (assembly timeouts, gaps), heartbeat crashes and runs no data reached within
+`empty_run_ttl` are handled by `sweep`, which looks only at the runs the index says are due.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from analyzer.errors import StateError
 from analyzer.records import RunInfo, RunState
 from analyzer.service import assembly
-from analyzer.service.admission import Admission, running_by_project
+from analyzer.service.admission import PROJECT_FULL, Admission, running_by_project
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.prometheus import Counters
 from analyzer.service.rule_engine import RuleEngine
@@ -36,6 +41,7 @@ from analyzer.service.scripts import (
     applied,
     apply_calls,
     assemble_call,
+    earliest_deadlines,
     run_project,
     scalars_call,
     swapped,
@@ -48,6 +54,14 @@ _CAS_ATTEMPTS = 16
 MAX_ABS = 1e100  # larger sketch entries would overflow the float64 Gram (d * MAX_ABS^2 < 1e308)
 
 
+class Verdict(NamedTuple):
+    """What became of one message: an `Outcome` or the reason it was refused ("" after a Redis
+    failure), and for `not_owner` the seconds until the owner's lease runs out."""
+
+    outcome: str
+    wait: float | None = None
+
+
 class Ingestor:
     """The per-batch logic of the analyzer service, over a Store."""
 
@@ -58,9 +72,12 @@ class Ingestor:
         self.rules = RuleEngine(store, counters, settings.keep_alerts)
         self.series = SeriesBank(store, settings, counters, self.rules.on_windows)
         self.admission = Admission(settings.max_active_runs, settings.new_runs_per_minute)
+        self.name = settings.name or f"{socket.gethostname()}|pid {os.getpid()}"
+        self._counted_at = self._recount_at = -math.inf
+        self.held: set[str] = set()  # runs this analyzer applied under its lease
 
     def limits(self, now: float) -> Limits:
-        """Deadlines and retention for writes made at `now`."""
+        """Deadlines, retention and this analyzer's lease for writes made at `now`."""
         s = self.settings
         return Limits(
             now + s.assembly_timeout,
@@ -68,22 +85,25 @@ class Ingestor:
             s.keep_records,
             s.keep_alerts,
             s.keep_scalars,
+            self.name,
+            round(s.lease * 1000),
         )
 
     def handle_batch(
         self, messages: Sequence[Message], now: float, identities: Sequence[str] | None = None
-    ) -> list[str]:
-        """Apply messages in order; per message `applied`, `duplicate`, `late` or a reason.
-        `identities`: each message's producer identity (all "" when not given)."""
+    ) -> list[Verdict]:
+        """Apply messages in order; per message `applied`, `duplicate`, `late`, `not_owner` or a
+        reason. `identities`: each message's producer identity (all "" when not given)."""
         outcomes = [_refusal(m) or "" for m in messages]
         self._admit(messages, identities or [""] * len(messages), outcomes, now)
+        verdicts = [Verdict(outcome) for outcome in outcomes]
         valid = [(i, m) for i, m in enumerate(messages) if not outcomes[i]]
         limits = self.limits(now)
         results = self._apply([m for _, m in valid], now, limits)
         due: set[tuple[str, str]] = set()
         scalars: dict[str, list[Message]] = {}
         for (i, message), result in zip(valid, results, strict=True):
-            outcomes[i] = result.outcome
+            verdicts[i] = Verdict(result.outcome, result.wait)
             if not result.accepted:
                 continue
             if message.kind is Kind.SKETCH:
@@ -98,33 +118,69 @@ class Ingestor:
                 run_id, [(m.step, m.body.get("values", {})) for m in ordered], now
             )
         self.store.publish(sorted({m.run for _, m in valid}))
-        return outcomes
+        return verdicts
 
     def sweep(self, now: float) -> list[str]:
-        """Handle expired deadlines, publish leftover outboxes, mark silent runs crashed, remove
-        runs no data reached within the TTL, recount the running runs per project."""
-        crashed, runs = [], self.store.list_runs()
+        """Look at the due runs of the deadline index that this analyzer owns or nobody does:
+        handle expired deadlines, mark silent runs crashed, remove runs no data reached within
+        the TTL, publish leftover outboxes, set each one's next look. Then the stall rules, and
+        every `registry_refresh` seconds the running runs per project. Returns the crashed."""
         limits = self.limits(now)
-        for run in runs:
-            self.expire(run.run_id, now, limits)
+        due = self.store.due(now, self.settings.sweep_max)
+        if limits.lease_ms and due:
+            held = self.store.owners(due)
+            due = [r for r, owner in zip(due, held, strict=True) if owner in (None, self.name)]
+        crashed, runs = [], []
+        looks: dict[str, float | None] = {}
+        for run_id, (run, first) in zip(due, self.store.glance(due), strict=True):
+            looks[run_id] = None
+            if run is None:
+                continue
+            runs.append(run)
+            if first is not None and first <= now:
+                self.expire(run_id, now, limits)
             verdict = run_state(run, now, self.settings.heartbeat_timeout)
             stale = verdict is RunState.CRASHED and run.state is RunState.RUNNING
-            if stale and self.store.mark_crashed(run.run_id, run.updated_at):
-                crashed.append(run.run_id)
-        self.rules.sweep(runs, now)
-        self.store.publish([run.run_id for run in runs])
+            if stale and self.store.mark_crashed(run_id, run.updated_at):
+                crashed.append(run_id)
+            looks[run_id] = self._next_look(run, now, stale)
         cutoff = now - self.settings.empty_run_ttl
         removed = set(self.store.remove_empty([r for r in runs if r.created_at <= cutoff]))
         if removed:
             self.counters.inc("runs_removed", amount=len(removed))
-        self.refresh(now, [run for run in runs if run.run_id not in removed])
+        self.store.publish(due)
+        self.store.reschedule({r: at for r, at in looks.items() if r not in removed})
+        self.rules.sweep(self.store.list_runs, now)
+        if now >= self._recount_at:
+            self.refresh(now)
         return crashed
 
-    def refresh(self, now: float, runs: Sequence[RunInfo] | None = None) -> None:
-        """Give the admission policy the running runs per project (of `runs`, else the registry)."""
-        runs = self.store.list_runs() if runs is None else runs
+    def _next_look(self, run: RunInfo, now: float, crashed: bool) -> float | None:
+        """When the sweep should look at a run again for its heartbeat timeout or its empty-run
+        TTL (its deadlines are added by `Store.reschedule`); None when for neither."""
+        looks = []
+        if run.state is RunState.RUNNING and not crashed:
+            looks.append(run.updated_at + self.settings.heartbeat_timeout)
+        if run.created_at + self.settings.empty_run_ttl > now:
+            looks.append(run.created_at + self.settings.empty_run_ttl)
+        return min(looks, default=None)
+
+    def refresh(self, now: float) -> None:
+        """Give the admission policy the running runs per project, read from the registry."""
+        runs = self.store.list_runs()
         self.admission.refresh(running_by_project(runs, now, self.settings.heartbeat_timeout), now)
         self.counters.set("rate_identities", self.admission.tracked)
+        self._counted_at, self._recount_at = now, now + self.settings.registry_refresh
+
+    def release(self) -> int:
+        """Hand over the runs this analyzer holds (a clean stop): another may apply them at once."""
+        held, self.held = sorted(self.held), set()
+        return self.store.release(held, self.name)
+
+    def index(self, now: float) -> None:
+        """Put every registered run in the deadline index by `now` (at start: runs written
+        before the index existed, or whose entry a crash lost, get looked at once)."""
+        self.store.schedule(dict.fromkeys(self.store.run_ids(), now))
 
     def _admit(
         self,
@@ -142,18 +198,36 @@ class Ingestor:
             run = messages[i].run
             if run in new and run not in decided:
                 project = run_project(messages[i].body)
-                decided[run] = self.admission.admit(identities[i], project, now) or ""
+                verdict = self.admission.admit(identities[i], project, now)
+                if (
+                    verdict == PROJECT_FULL
+                    and now >= self._counted_at + self.settings.sweep_interval
+                ):
+                    self.refresh(now)  # a slot may have freed since the last count
+                    verdict = self.admission.admit(identities[i], project, now)
+                decided[run] = verdict or ""
             outcomes[i] = decided.get(run, "")
 
     def _apply(self, messages: list[Message], now: float, limits: Limits) -> list[Applied]:
-        """Run the apply calls and register applied or resent STARTs; a result per message."""
-        results = applied(messages, self.store.run(apply_calls(messages, now, limits)))
+        """Run the apply calls, register applied or resent STARTs and bring the accepted runs'
+        next looks forward; a result per message."""
+        replies = self.store.run(apply_calls(messages, now, limits))
+        results = applied(messages, replies)
         starts = {
             m.run: r.created_at
             for m, r in zip(messages, results, strict=True)
             if r.created_at is not None
         }
         self.store.register(starts)
+        firsts = earliest_deadlines(messages, replies)
+        beat = now + self.settings.heartbeat_timeout
+        accepted = {m.run for m, r in zip(messages, results, strict=True) if r.accepted}
+        if limits.lease_ms:
+            self.held |= accepted
+        looks = {run: min(beat, firsts.get(run, beat)) for run in accepted}
+        for run, created_at in starts.items():  # a run no data reaches goes at its TTL
+            looks[run] = min(looks.get(run, beat), created_at + self.settings.empty_run_ttl)
+        self.store.schedule(looks)
         return results
 
     def _sketch(

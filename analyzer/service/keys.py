@@ -15,10 +15,17 @@ atomic per-run change it mirrors, and idempotently, so a crash between the two l
   analyzer XADDs the outbox entries to `ALERTS` and removes them from the outbox. A crash between
   leaves them in the outbox and the next change of that run or the next sweep publishes them. The
   global stream is therefore at-least-once; consumers deduplicate by `Alert.id`.
+- `DUE` (deadline index ZSET, run -> when the sweep next looks at it): after each apply, `ZADD LT`
+  the earlier of the run's first deadline and its heartbeat timeout, so an entry is never later
+  than what it mirrors (a crash before the ZADD is repaired by the resend, whose duplicate does
+  it again). The sweep visits the runs whose time has come, then writes the next time from what it
+  read and lowers it again (`ZADD LT`) to the run's first deadline read afterwards, so a deadline
+  added meanwhile is not overwritten; a run with nothing left to wait for leaves the index.
 """
 
 PREFIX = "se"
 RUNS = f"{PREFIX}:runs"
+DUE = f"{PREFIX}:due"
 ALERTS = f"{PREFIX}:alerts"
 WEBHOOKS = f"{PREFIX}:webhooks"
 API_TOKENS = f"{PREFIX}:api:tokens"  # HASH SHA-256 of a token -> its public record (api-owned)
@@ -61,6 +68,11 @@ def series(run_id: str, group: str) -> str:
     """HASH of one series' state: version `v`, `frontier`, `last`, and per stride s its rolling
     Gram, update flags, anchor and detector states (fields named by `strided`, see `series`)."""
     return _run(run_id, "series", group)
+
+
+def owner(run_id: str) -> str:
+    """STRING: the name of the analyzer holding the run's lease, expiring with it."""
+    return _run(run_id, "owner")
 
 
 def deadlines(run_id: str) -> str:

@@ -5,6 +5,7 @@ Each service owns a `CollectorRegistry` (several services may share a process, e
 
     received                      se_analyzer_received_total
     applied{kind}, duplicate{kind} se_analyzer_applied_total, se_analyzer_duplicates_total
+    not_owner{kind}               se_analyzer_not_owner_total (another analyzer holds the run)
     rejected{reason}              se_analyzer_rejected_total (project_full, rate_limited: limits)
     windows                       se_analyzer_windows_computed_total
     assembly_timeouts, gaps, late se_analyzer_assembly_timeouts_total, _gaps_total, _late_total
@@ -29,6 +30,7 @@ _COUNTERS: dict[str, tuple[str, str, str | None]] = {
     "received": ("received", "Messages received on the socket.", None),
     "applied": ("applied", "Messages applied for the first time.", "kind"),
     "duplicate": ("duplicates", "Messages already applied before (acknowledged again).", "kind"),
+    "not_owner": ("not_owner", "Messages for runs another analyzer holds (told to wait).", "kind"),
     "rejected": ("rejected", "Messages refused, by reason.", "reason"),
     "windows": ("windows_computed", "Window records computed and stored.", None),
     "assembly_timeouts": ("assembly_timeouts", "Snapshots assembled incomplete.", None),

@@ -26,9 +26,13 @@ class Reader:
     def __init__(self, client: Client) -> None:
         self.client = client
 
+    def run_ids(self) -> list[str]:
+        """Every registered run's id, newest first."""
+        return [r.decode() for r in self.client.zrevrange(keys.RUNS, 0, -1)]
+
     def list_runs(self) -> list[RunInfo]:
         """Every registered run, newest first."""
-        run_ids = [r.decode() for r in self.client.zrevrange(keys.RUNS, 0, -1)]
+        run_ids = self.run_ids()
         with self.client.pipeline(transaction=False) as pipe:
             for run_id in run_ids:
                 pipe.hgetall(keys.meta(run_id))

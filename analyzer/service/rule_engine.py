@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -66,10 +66,11 @@ class RuleEngine:
             points = [(d["step"], group, d["window"], d["stride"], flat_record(d)) for d in docs]
             self._observe(run_id, rules, points, now)
 
-    def sweep(self, runs: Sequence[RunInfo], now: float) -> None:
-        """Fire the stall rules of running runs whose metric has not arrived in time."""
+    def sweep(self, runs: Callable[[], Sequence[RunInfo]], now: float) -> None:
+        """Fire the stall rules of running runs whose metric has not arrived in time; `runs`
+        (the registry, read only when a stall rule exists) lists them."""
         stalls = [r for r in self.rules() if r.condition is Condition.STALL]
-        for run in runs if stalls else ():
+        for run in runs() if stalls else ():
             self._projects[run.run_id] = run.project
             mine = [r for r in stalls if r.applies(run.project, run.run_id)]
             if run.state is not RunState.RUNNING or not mine:

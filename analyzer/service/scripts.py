@@ -20,13 +20,16 @@ from producer.wire import Kind, Message
 
 
 class Limits(NamedTuple):
-    """Deadlines and retention the apply and advance scripts enforce."""
+    """Deadlines, retention and ownership the apply and advance scripts enforce: `owner` takes or
+    renews each run's lease for `lease_ms` (0: no ownership, any analyzer applies any run)."""
 
     assembly_at: float = float("inf")
     gap_at: float = float("inf")
     keep_records: int = 100_000
     keep_alerts: int = 10_000
     keep_scalars: int = 100_000
+    owner: str = ""
+    lease_ms: int = 0
 
 
 class Call(NamedTuple):
@@ -38,13 +41,14 @@ class Call(NamedTuple):
 
 
 class Outcome(StrEnum):
-    """What `apply.lua` did with one message; the last two refuse it."""
+    """What `apply.lua` did with one message; the last three refuse it."""
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     LATE = "late"  # a sketch for a snapshot its series passed: seen, data dropped
     UNKNOWN_RUN = "unknown_run"
     DIM_MISMATCH = "dim_mismatch"
+    NOT_OWNER = "not_owner"  # another analyzer holds the run's lease: nothing applied
 
 
 ACCEPTED = frozenset({Outcome.APPLIED, Outcome.DUPLICATE, Outcome.LATE})  # acknowledged
@@ -54,6 +58,7 @@ _OUTCOMES = {
     2: Outcome.LATE,
     -1: Outcome.UNKNOWN_RUN,
     -2: Outcome.DIM_MISMATCH,
+    -3: Outcome.NOT_OWNER,
 }
 
 
@@ -65,6 +70,7 @@ class Applied(NamedTuple):
     next_snapshot: bool = False  # a one-owner sketch: its series' next snapshot is stored
     stored: bool = False  # a one-owner sketch: this message's data was stored
     partials: int = 0  # a sharded sketch: the partials its snapshot holds
+    wait: float | None = None  # not owner: seconds until the owner's lease runs out
 
     @property
     def accepted(self) -> bool:
@@ -96,13 +102,20 @@ def apply_calls(messages: Sequence[Message], now: float, limits: Limits) -> list
         by_run.setdefault(message.run, []).append(message)
     calls = []
     for run_id, batch in by_run.items():
-        script_keys = [keys.meta(run_id), keys.deadlines(run_id), keys.scalars(run_id)]
+        script_keys = [
+            keys.meta(run_id),
+            keys.deadlines(run_id),
+            keys.scalars(run_id),
+            keys.owner(run_id),
+        ]
         args: list[Any] = [
             repr(now),
             repr(limits.assembly_at),
             repr(limits.gap_at),
             limits.keep_scalars,
             run_id,
+            limits.owner,
+            limits.lease_ms,
         ]
         for message in batch:
             target, fields = _kind_args(message)
@@ -121,13 +134,22 @@ def applied(messages: Sequence[Message], replies: Sequence[Any]) -> list[Applied
     """Each message's result from the replies of `apply_calls(messages, ...)` (one per run)."""
     runs = dict.fromkeys(m.run for m in messages)
     pairs = {
-        run: iter(zip(r[::2], r[1::2], strict=True)) for run, r in zip(runs, replies, strict=True)
+        run: iter(zip(r[:-1:2], r[1:-1:2], strict=True))
+        for run, r in zip(runs, replies, strict=True)
     }
     return [_applied(m, *next(pairs[m.run])) for m in messages]
 
 
+def earliest_deadlines(messages: Sequence[Message], replies: Sequence[Any]) -> dict[str, float]:
+    """Per run of `apply_calls(messages, ...)`, its first deadline (runs without one left out)."""
+    runs = dict.fromkeys(m.run for m in messages)
+    return {run: float(r[-1]) for run, r in zip(runs, replies, strict=True) if r[-1]}
+
+
 def _applied(message: Message, code: Any, extra: Any) -> Applied:
     outcome = _OUTCOMES[int(code)]
+    if outcome is Outcome.NOT_OWNER:
+        return Applied(outcome, wait=max(int(extra), 0) / 1000)
     if outcome not in ACCEPTED:
         return Applied(outcome)
     if message.kind is Kind.START:
@@ -213,12 +235,16 @@ def mark_crashed_call(run_id: str, updated_at: float) -> Call:
 
 
 def remove_empty_call(run_id: str, updated_at: float, fields: Sequence[bytes]) -> Call | None:
-    """`remove_empty.lua` for a run whose meta HASH has these field names: delete its meta and
-    its ranks' seen SETs unless it spoke after `updated_at`; None when data reached it."""
+    """`remove_empty.lua` for a run whose meta HASH has these field names: delete its meta, lease
+    and its ranks' seen SETs unless it spoke after `updated_at`; None when data reached it."""
     if b"empty" not in fields:
         return None
     ranks = sorted(int(f[4:]) for f in fields if f.startswith(b"low:"))
-    script_keys = [keys.meta(run_id), *(keys.seen(run_id, rank) for rank in ranks)]
+    script_keys = [
+        keys.meta(run_id),
+        keys.owner(run_id),
+        *(keys.seen(run_id, rank) for rank in ranks),
+    ]
     return Call("remove_empty", script_keys, [repr(updated_at)])
 
 

@@ -7,7 +7,10 @@ bad message costs one counter and, at a bounded rate, one log line; a Redis outa
 batch its acknowledgements (the producers resend), never the service, and is logged when it
 begins, in a summary every `OutageLog.interval` seconds, and when it ends. Several analyzers may
 serve the same runs: each binds its own endpoint and Redis keeps them correct. Stopping (SIGTERM,
-Ctrl-C, `stop()`) finishes the batch in flight and sends its acknowledgements first.
+Ctrl-C, `stop()`) finishes the batch in flight and sends its acknowledgements first, then releases
+the leases of the runs it held, so another analyzer takes them over without waiting.
+Runs are owned (see `AnalyzerSettings`): a message for a run another analyzer holds is answered
+with the seconds its lease has left, not applied and not acknowledged.
 Each message goes in with its producer's identity, the CURVE public key (ZAP User-Id) when CURVE
 is on, else the peer address: the limits on new runs count per identity (`admission`).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -28,7 +32,7 @@ import zmq
 from analyzer.errors import AnalyzerError, RejectedError
 from analyzer.service import curve_auth
 from analyzer.service.config import AnalyzerSettings
-from analyzer.service.ingest import Ingestor
+from analyzer.service.ingest import Ingestor, Verdict
 from analyzer.service.outage_log import OutageLog
 from analyzer.service.prometheus import Counters, LogBudget
 from analyzer.service.scripts import ACCEPTED, Outcome
@@ -75,6 +79,7 @@ class AnalyzerService:
         try:
             self.client.ping()
             self.ingestor.refresh(time.time())
+            self.ingestor.index(time.time())
         except redis.RedisError as exc:
             raise AnalyzerError(unreachable(self.settings.redis_url, exc)) from None
         self._stopping.clear()
@@ -133,12 +138,15 @@ class AnalyzerService:
                 auth = curve_auth.secure(context, sock, secret, self.settings.curve_clients)
             sock.bind(self.settings.bind)
             self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            if self.settings.name is None:  # stable across restarts: the leases stay its own
+                self.ingestor.name = f"{socket.gethostname()}|{self._endpoint}"
         except (zmq.ZMQError, ValueError) as exc:
             self._bind_error = exc
         self._bound.set()
         try:
             if self._bind_error is None:
                 self._loop(sock)
+                self._release()
         finally:
             sock.close(linger=_LINGER_MS)
             if auth is not None:
@@ -179,18 +187,19 @@ class AnalyzerService:
         peers: list[str],
         received: float,
     ) -> None:
-        for sender, seqs in self.process(batch, peers).items():
+        for sender, reply in self.process(batch, peers).items():
             try:
-                sock.send_multipart([sender, *wire.encode_ack(seqs)], flags=zmq.NOBLOCK)
+                sock.send_multipart([sender, *wire.encode_ack(*reply)], flags=zmq.NOBLOCK)
             except zmq.ZMQError:
                 self.counters.inc("ack_dropped")
         self.counters.set("lag", time.monotonic() - received)
 
     def process(
         self, batch: list[list[bytes]], peers: Sequence[str] | None = None
-    ) -> dict[bytes, list[int]]:
+    ) -> dict[bytes, wire.Ack]:
         """Decode and apply ROUTER messages [identity, *frames] sent by `peers` (the producer
-        identities the limits count, all "" when not given); the seqs to ack per identity."""
+        identities the limits count, all "" when not given); the reply per identity: the seqs
+        to ack, and how long to wait where another analyzer owns the run."""
         self.counters.inc("received", amount=len(batch))
         self.counters.set("batch", len(batch))
         senders, messages, producers = [], [], []
@@ -202,19 +211,27 @@ class AnalyzerService:
             except WireError as exc:
                 self._reject(exc.reason, exc)
         acks: dict[bytes, list[int]] = {}
+        waits: dict[bytes, float] = {}
         tally: Counter[tuple[str, str]] = Counter()
         outcomes = self._apply(messages, producers)
-        for sender, message, outcome in zip(senders, messages, outcomes, strict=True):
-            if outcome in ACCEPTED:
-                tally["duplicate" if outcome == Outcome.DUPLICATE else "applied", message.kind] += 1
+        for sender, message, result in zip(senders, messages, outcomes, strict=True):
+            if result.outcome in ACCEPTED:
+                name = "duplicate" if result.outcome == Outcome.DUPLICATE else "applied"
+                tally[name, message.kind] += 1
                 acks.setdefault(sender, []).append(message.seq)
-            elif outcome:
-                self._reject(outcome, RejectedError(outcome, message.run))
+            elif result.outcome == Outcome.NOT_OWNER:
+                tally["not_owner", message.kind] += 1
+                waits[sender] = max(waits.get(sender, 0.0), result.wait or 0.0)
+            elif result.outcome:
+                self._reject(result.outcome, RejectedError(result.outcome, message.run))
         for (name, kind), count in tally.items():
             self.counters.inc(name, str(kind), amount=count)
-        return acks
+        return {
+            sender: wire.Ack(acks.get(sender, []), waits.get(sender))
+            for sender in dict.fromkeys([*acks, *waits])
+        }
 
-    def _apply(self, messages: list[wire.Message], producers: list[str]) -> list[str]:
+    def _apply(self, messages: list[wire.Message], producers: list[str]) -> list[Verdict]:
         """Outcomes of a batch; after an internal error, message by message to isolate it.
 
         A Redis failure leaves the batch unacknowledged ("" outcomes): the producers resend.
@@ -237,10 +254,10 @@ class AnalyzerService:
             except Exception as exc:
                 self.ingestor.series.forget()
                 self._reject("internal", exc)
-                outcomes.append("")
+                outcomes.append(Verdict(""))
         return outcomes
 
-    def _redis_failed(self, exc: Exception, count: int) -> list[str]:
+    def _redis_failed(self, exc: Exception, count: int) -> list[Verdict]:
         self.ingestor.series.forget()
         self.counters.inc("redis_errors")
         line = self._outage.failed(time.monotonic())
@@ -256,7 +273,7 @@ class AnalyzerService:
                 count,
                 exc,
             )
-        return [""] * count
+        return [Verdict("")] * count
 
     def _redis_back(self) -> None:
         line = self._outage.recovered(time.monotonic())
@@ -267,6 +284,14 @@ class AnalyzerService:
         self.counters.inc("rejected", reason)
         if self._budget.allow(time.monotonic()):
             log.warning("rejected a message (%s): %s", reason, exc, exc_info=reason == "internal")
+
+    def _release(self) -> None:
+        try:
+            released = self.ingestor.release()
+        except redis.RedisError as exc:
+            log.warning("could not release the leases on stopping (they expire): %s", exc)
+        else:
+            log.info("released %d run leases", released)
 
     def _sweep(self) -> None:
         timeout = self.settings.heartbeat_timeout

@@ -10,7 +10,7 @@ URLs are redis-py's: `rediss://` for TLS (CA options as query parameters, `?ssl_
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,11 +22,13 @@ from analyzer.errors import StateError
 from analyzer.records import RunInfo
 from analyzer.service import keys
 from analyzer.service.reader import Client, Reader
+from analyzer.service.runs import run_info
 from analyzer.service.scripts import Call, mark_crashed_call, remove_empty_call, swapped
 
 _LUA = Path(__file__).with_name("lua")
 _SCRIPTS = (
-    "apply", "assemble", "advance", "detect_scalars", "fire_rules", "mark_crashed", "remove_empty"
+    "apply", "assemble", "advance", "detect_scalars", "fire_rules", "mark_crashed", "release",
+    "remove_empty",
 )  # fmt: skip
 _HIDDEN = "***"
 
@@ -129,12 +131,64 @@ class Store(Reader):
         with self.client.pipeline(transaction=False) as pipe:
             for run_id in run_ids:
                 pipe.zrem(keys.RUNS, run_id)
+                pipe.zrem(keys.DUE, run_id)
             pipe.execute()
         with self.client.pipeline(transaction=False) as pipe:
             for run_id in run_ids:
                 pipe.hget(keys.meta(run_id), "created_at")
             created = pipe.execute()
         self.register({r: float(c) for r, c in zip(run_ids, created, strict=True) if c is not None})
+
+    def schedule(self, looks: Mapping[str, float]) -> None:
+        """Bring the runs' entries in the deadline index forward to these times (`ZADD LT`)."""
+        if looks:
+            self.client.zadd(keys.DUE, dict(looks), lt=True)
+
+    def due(self, now: float, count: int) -> list[str]:
+        """Up to `count` runs the deadline index says to look at by `now`, earliest first."""
+        found = self.client.zrangebyscore(keys.DUE, "-inf", now, start=0, num=count)
+        return [run_id.decode() for run_id in found]
+
+    def owners(self, run_ids: Sequence[str]) -> list[str | None]:
+        """The analyzer holding each run's lease (None where no lease is live)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.get(keys.owner(run_id))
+            held = pipe.execute()
+        return [None if name is None else name.decode() for name in held]
+
+    def glance(self, run_ids: Sequence[str]) -> list[tuple[RunInfo | None, float | None]]:
+        """Each run's registry entry and its first deadline (None when it has none)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.hgetall(keys.meta(run_id))
+                pipe.zrange(keys.deadlines(run_id), 0, 0, withscores=True)
+            replies = pipe.execute()
+        return [
+            (run_info(meta), first[0][1] if first else None)
+            for meta, first in zip(replies[::2], replies[1::2], strict=True)
+        ]
+
+    def reschedule(self, looks: Mapping[str, float | None]) -> None:
+        """Set the runs' next looks (None: out of the index), then lower each to its first
+        deadline as it stands after the write (see `keys`)."""
+        if not looks:
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            for run_id, at in looks.items():
+                if at is None:
+                    pipe.zrem(keys.DUE, run_id)
+                else:
+                    pipe.zadd(keys.DUE, {run_id: at})
+                pipe.zrange(keys.deadlines(run_id), 0, 0, withscores=True)
+            replies = pipe.execute()[1::2]
+        firsts = {run: first[0][1] for run, first in zip(looks, replies, strict=True) if first}
+        self.schedule(firsts)
+
+    def release(self, run_ids: Sequence[str], name: str) -> int:
+        """Give up the leases `name` still holds on these runs; how many it held."""
+        calls = [Call("release", [keys.owner(run_id)], [name]) for run_id in run_ids]
+        return sum(swapped(reply) for reply in self.run(calls)) if calls else 0
 
     def publish(self, run_ids: Sequence[str]) -> int:
         """Copy the runs' outbox alerts to the global stream, then drop them from the outboxes."""

@@ -3,7 +3,11 @@
 once. Afterwards every series must hold exactly the records of a fault-free in-process delivery
 of the same sketches: lost 0, duplicated 0, identical JSON.
 
-Run: python -m benchmarks.analyzer.chaos
+With `--analyzers 2` the producers know both endpoints (one owner per run by rendezvous hashing)
+and each kill hits one analyzer in turn, which stays down until the runs it owned are taken over:
+printed per kill, the seconds until the last of its runs had a new owner, against the lease.
+
+Run: python -m benchmarks.analyzer.chaos [--analyzers 2 --lease 5]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 import redis
 
+from analyzer.service import keys
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis, free_port
 from analyzer.service.ingest import Ingestor
@@ -38,8 +43,9 @@ def _walk(k: int, n: int, d: int) -> np.ndarray:
     return np.random.default_rng(k).normal(size=(n, d)).cumsum(axis=0)
 
 
-def _producer(endpoint: str, runs: list[int], n: int, d: int, out: Any) -> None:
-    config = ProducerConfig(endpoint=endpoint, resend_after=1.0, heartbeat=1.0, linger_ms=0)
+def _producer(endpoint: str, runs: list[int], n: int, d: int, failover: float, out: Any) -> None:
+    config = ProducerConfig(endpoint=endpoint, resend_after=1.0, heartbeat=1.0, linger_ms=0,
+                            failover_after=failover)  # fmt: skip
     senders = {k: Sender(config, f"chaos-{k}") for k in runs}
     for sender in senders.values():
         sender.start()
@@ -62,12 +68,14 @@ def _producer(endpoint: str, runs: list[int], n: int, d: int, out: Any) -> None:
 class Analyzer:
     """The analyzer CLI as a child process on a fixed endpoint."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lease: float) -> None:
         self.url, self.endpoint = url, f"tcp://127.0.0.1:{free_port()}"
+        self.lease = lease
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "SPECTRAL_EDGE_WINDOWS": json.dumps(WINDOWS)}
+        env = {**os.environ, "SPECTRAL_EDGE_WINDOWS": json.dumps(WINDOWS),
+               "SPECTRAL_EDGE_LEASE": str(self.lease)}  # fmt: skip
         command = [sys.executable, "-c", "from api.cli import main; main()", "analyzer",
                    "--redis-url", self.url, "--bind", self.endpoint]  # fmt: skip
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
@@ -116,43 +124,82 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=5)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--every", type=float, default=6.0, help="seconds between faults")
+    parser.add_argument("--analyzers", type=int, default=1)
+    parser.add_argument("--lease", type=float, default=5.0)
+    parser.add_argument("--failover-after", type=float, default=2.0)
     args = parser.parse_args()
     server = PrivateRedis(fsync="always")
-    analyzer = Analyzer(server.url)
-    analyzer.start()
+    fleet = [Analyzer(server.url, args.lease) for _ in range(args.analyzers)]
+    for analyzer in fleet:
+        analyzer.start()
     time.sleep(2.0)
     out: Any = mp.Queue()
     shares = np.array_split(np.arange(args.runs), args.producers)
-    procs = [mp.Process(target=_producer, args=(analyzer.endpoint, share.tolist(), args.snapshots,
-                                                args.dim, out))
+    endpoints = ",".join(a.endpoint for a in fleet)
+    procs = [mp.Process(target=_producer, args=(endpoints, share.tolist(), args.snapshots,
+                                                args.dim, args.failover_after, out))
              for share in shares]  # fmt: skip
     started = time.monotonic()
     for proc in procs:
         proc.start()
     faults = ["kill"] * args.kills
     faults.insert(len(faults) // 2, "redis")
-    for fault in faults:
+    client = redis.Redis.from_url(server.url)
+    for turn, fault in enumerate(faults):
         time.sleep(args.every)
+        note = ""
         if fault == "redis":
             server.restart(down=0.5)
-        else:
-            analyzer.kill()
+        elif len(fleet) == 1:
+            fleet[0].kill()
             time.sleep(0.2)
-            analyzer.start()
-        print(f"{time.monotonic() - started:6.1f} s  {fault}", flush=True)
+            fleet[0].start()
+        else:
+            victim = fleet[turn % len(fleet)]
+            owned = _owned_by(client, victim.endpoint, args.runs)
+            victim.kill()
+            took = _takeover(client, victim.endpoint, owned, 4 * args.lease)
+            victim.start()
+            note = (f"  {len(owned)} runs owned; all taken over after {took:.2f} s "
+                    f"({took / args.lease:.2f} x the lease)")  # fmt: skip
+        print(f"{time.monotonic() - started:6.1f} s  {fault}{note}", flush=True)
     senders: dict[int, tuple[int, int, int]] = {}
     for _ in procs:
         senders.update(out.get(timeout=3600))
     elapsed = time.monotonic() - started
     for proc in procs:
         proc.join()
-    analyzer.stop()
-    client = redis.Redis.from_url(server.url)
+    for analyzer in fleet:
+        analyzer.stop()
     got = {k: _records(client, f"chaos-{k}") for k in range(args.runs)}
     client.close()
     server.close()
     want = reference(args.runs, args.snapshots, args.dim)
     _report(got, want, senders, elapsed, args)
+
+
+def _owned_by(client: redis.Redis, endpoint: str, runs: int) -> list[str]:
+    """The runs whose lease the analyzer on `endpoint` holds now."""
+    names = [f"chaos-{k}" for k in range(runs)]
+    held = [client.get(keys.owner(run)) for run in names]
+    return [
+        run
+        for run, name in zip(names, held, strict=True)
+        if name and name.decode().endswith(endpoint)
+    ]
+
+
+def _takeover(client: redis.Redis, endpoint: str, runs: list[str], limit: float) -> float:
+    """Seconds until every one of `runs` has a lease held by another analyzer (inf past `limit`)."""
+    start = time.monotonic()
+    left = set(runs)
+    while left and time.monotonic() - start < limit:
+        for run in list(left):
+            name = client.get(keys.owner(run))
+            if name is not None and not name.decode().endswith(endpoint):
+                left.discard(run)
+        time.sleep(0.05)
+    return time.monotonic() - start if not left else float("inf")
 
 
 def _report(
@@ -171,7 +218,8 @@ def _report(
     total = sum(len(w) for series in want.values() for w in series)
     sketches = args.runs * args.snapshots
     rate = sketches / elapsed
-    print(f"{args.runs} runs x {args.snapshots} snapshots (d={args.dim}), {args.kills} analyzer "
+    print(f"{args.runs} runs x {args.snapshots} snapshots (d={args.dim}), {args.analyzers} "
+          f"analyzer(s), {args.kills} analyzer "
           f"kills + 1 Redis restart: {elapsed:.1f} s ({rate:,.0f} sketches/s)")  # fmt: skip
     print(f"records expected {total}, lost {lost}, duplicated {dup}, differing {differ}; "
           f"producer resends {sum(s[2] for s in senders.values())}, "

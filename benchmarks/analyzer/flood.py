@@ -91,7 +91,7 @@ def flood(endpoint: str, keys: tuple[bytes, bytes, bytes], count: int) -> float:
     while True:
         if not sock.poll(120_000):
             raise TimeoutError("the analyzer did not acknowledge the flood's last message")
-        if count in wire.decode_ack(sock.recv_multipart()):
+        if count in wire.decode_ack(sock.recv_multipart()).seqs:
             break
     elapsed = time.monotonic() - started
     sock.close()

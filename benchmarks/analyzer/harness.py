@@ -23,6 +23,7 @@ from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import free_port, redis_server_binary
 from analyzer.service.server import AnalyzerService
 from producer import wire
+from producer.rendezvous import ranked
 from producer.wire import Kind, Message
 
 
@@ -128,14 +129,14 @@ def send_window(
     ready: Any = None,
     go: Any = None,
 ) -> dict[int, float]:
-    """Send frames (START first, acknowledged before the rest) keeping at most `window` unacked,
+    """Send frames (START first, acknowledged before the rest) to the run's first endpoint in
+    rendezvous order (its owner, as a real producer does), keeping at most `window` unacked,
     at most one per `pace` seconds; resend all pending after 5 s without an ack. Between START
     and the rest: `ready.set()`, `go.wait()` when given. Returns each seq's last send time."""
     context = zmq.Context()
     sock = context.socket(zmq.DEALER)
     sock.linger = 0
-    for endpoint in endpoints:
-        sock.connect(endpoint)
+    sock.connect(ranked(wire.decode(frames[0]).run, endpoints)[0])  # the run's owner
     sent: dict[int, float] = {}
     _exchange(sock, {0: frames[0]}, 1, 0.0, sent)
     if ready is not None:
@@ -167,7 +168,7 @@ def _exchange(
             cursor += 1
         if sock.poll(1 if pace else 20):
             while sock.poll(0):
-                pending -= set(wire.decode_ack(sock.recv_multipart()))
+                pending -= set(wire.decode_ack(sock.recv_multipart()).seqs)
             last_ack = time.monotonic()
         elif time.monotonic() - last_ack > 5.0:
             for seq in pending:

@@ -5,9 +5,10 @@ holding one run with `--records` window records (W=10, 10 singular values each).
 the load generator: requests leave on a fixed arrival schedule (i / rate seconds after the start,
 whether or not earlier ones finished), each over a free keep-alive HTTP/1.1 connection or a new
 one, and latency is measured from the scheduled send time, so queueing delay is counted
-(no coordinated omission). Medians over `--repeats` runs per (endpoint, rate).
+(no coordinated omission). Medians over `--repeats` runs per (endpoint, rate), for each
+`--workers` count (`spectral-edge api --workers N`, side by side in one run).
 
-    python -m benchmarks.api.bench_reads
+    python -m benchmarks.api.bench_reads --workers 1 2
 """
 
 from __future__ import annotations
@@ -130,10 +131,10 @@ def free_port() -> int:
         return port
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    """Start `spectral-edge api` in its own process and wait until /healthz answers."""
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """Start `spectral-edge api --workers N` in its own processes; wait until /healthz answers."""
     command = [sys.executable, "-c", "from api.cli import main; main()", "api",
-               "--redis-url", url, "--port", str(port)]  # fmt: skip
+               "--redis-url", url, "--port", str(port), "--workers", str(workers)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
@@ -145,7 +146,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the api did not start")
 
 
-async def measure(port: int, token: str, args: argparse.Namespace) -> None:
+async def measure(port: int, token: str, args: argparse.Namespace, workers: int) -> None:
     """Run every (endpoint, rate) `args.repeats` times and print medians."""
     endpoints = {
         "latest": f"/api/v1/runs/{RUN}/metrics/latest",
@@ -153,8 +154,8 @@ async def measure(port: int, token: str, args: argparse.Namespace) -> None:
     }
     pool = Pool(port, token)
     await load(pool, endpoints["latest"], 200, 1.0)
-    print(f"{'endpoint':<9}{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'p99/goal':>10}  errors")  # fmt: skip
+    print(f"{'workers':<8}{'endpoint':<9}{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}"
+          f"{'p99 ms':>9}{'p99/goal':>10}  errors")  # fmt: skip
     for name, path in endpoints.items():
         for rate in args.rates:
             runs = [await load(pool, path, rate, args.seconds) for _ in range(args.repeats)]
@@ -162,7 +163,7 @@ async def measure(port: int, token: str, args: argparse.Namespace) -> None:
             p99 = statistics.median(quantile(lat, 0.99) for lat, _, _ in runs)
             achieved = statistics.median(r for _, _, r in runs)
             errors = sum((e for _, e, _ in runs), Counter())
-            print(f"{name:<9}{rate:>8.0f}{achieved:>10.0f}{p50:>9.2f}{p99:>9.2f}"
+            print(f"{workers:<8}{name:<9}{rate:>8.0f}{achieved:>10.0f}{p50:>9.2f}{p99:>9.2f}"
                   f"{p99 / GOAL_P99_MS:>10.2f}  {dict(errors) or 0}")  # fmt: skip
 
 
@@ -173,17 +174,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     with EmbeddedRedis() as embedded:
         token = seed(embedded.url, args.records)
-        port = free_port()
-        server = serve(embedded.url, port)
-        try:
-            print(f"history = 100 records of {args.records}; goal p99 < {GOAL_P99_MS} ms at 200/s")
-            asyncio.run(measure(port, token, args))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        print(f"history = 100 records of {args.records}; goal p99 < {GOAL_P99_MS} ms")
+        for workers in args.workers:
+            port = free_port()
+            server = serve(embedded.url, port, workers)
+            try:
+                asyncio.run(measure(port, token, args, workers))
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from api.app import create_app
 from api.cli import app as cli
 from api.config import ApiSettings
 from producer import wire
-from producer.wire import Kind, Message
+from producer.wire import Ack, Kind, Message
 from tests.support import polling
 from tests.support.certificates import Authority
 from tests.support.cluster import RedisProcess, running
@@ -104,7 +104,7 @@ def test_the_api_serves_what_the_analyzer_stored(deployed: RedisProcess, api_url
     finally:
         service.stop()
         service.client.close()
-    assert acks == {b"p": list(range(7))}
+    assert acks == {b"p": Ack(list(range(7)))}
 
     headers = {"authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=10) as http:

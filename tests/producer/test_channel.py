@@ -15,7 +15,7 @@ from producer.channel import Channel
 from producer.config import ProducerConfig
 from producer.connection import connect_dealer
 from producer.resend import ResendTimer
-from producer.wire import Kind, Message, encode, encode_ack
+from producer.wire import Kind, Message, decode, encode, encode_ack
 
 HWM = 100
 
@@ -128,3 +128,45 @@ def test_bad_acknowledgements_are_logged_once_and_ignored(
     assert channel.acked == 1
     warnings = [r.message for r in caplog.records if "bad acknowledgement" in r.message]
     assert len(warnings) == 1
+
+
+def _seqs(router: zmq.Socket[bytes], count: int) -> dict[bytes, list[int]]:
+    """The seqs of the next `count` messages the bare ROUTER got, by sender identity."""
+    got: dict[bytes, list[int]] = {}
+    for _ in range(count):
+        assert router.poll(5000, zmq.POLLIN)
+        peer, *message = router.recv_multipart()
+        got.setdefault(peer, []).append(decode(message).seq)
+    return got
+
+
+def test_a_wait_holds_resends_until_it_ends_then_everything_goes_again(sockets: Sockets) -> None:
+    router, endpoint = sockets.router()
+    socket = sockets.dealer(endpoint)
+    channel = Channel(Buffer(10), ResendTimer(1.0))
+    for seq in range(3):
+        channel.offer(socket, seq, frames(seq), 0.0)
+    settle(channel, socket, lambda: channel.sent == 3)
+    ((peer, seqs),) = _seqs(router, 3).items()
+    assert seqs == [0, 1, 2]
+    router.send_multipart([peer, *encode_ack([0], wait=5.0)])  # owned elsewhere: wait 5 s
+    assert socket.poll(5000, zmq.POLLIN)
+    now = time.monotonic()
+    assert channel.read_acks(socket, now) == 1 and channel.acked == 1
+    assert channel.resend_due(socket, now + 4.9) == 0  # the resend timer (1 s) waits for it
+    assert channel.resend_due(socket, now + 5.1) == 2 and channel.timer.backoff == 1
+    assert list(_seqs(router, 2).values()) == [[1, 2]]
+
+
+def test_a_restart_sends_every_held_message_again_in_order(sockets: Sockets) -> None:
+    router, endpoint = sockets.router()
+    channel = Channel(Buffer(10), ResendTimer(30.0))
+    first = sockets.dealer(endpoint)
+    for seq in range(3):
+        channel.offer(first, seq, frames(seq), 0.0)
+    settle(channel, first, lambda: channel.sent == 3)
+    second = sockets.dealer(endpoint)  # another analyzer, as after a failover
+    channel.restart(second, 1.0)
+    settle(channel, second, lambda: channel.backlog == 0)
+    assert (channel.sent, channel.resent) == (3, 3)
+    assert sorted(_seqs(router, 6).values()) == [[0, 1, 2], [0, 1, 2]]  # in order on each

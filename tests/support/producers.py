@@ -58,7 +58,7 @@ def deliver(
             until = time.monotonic() + resend_after
             while pending and time.monotonic() < until:
                 if sock.poll(20):
-                    pending -= set(wire.decode_ack(sock.recv_multipart()))
+                    pending -= set(wire.decode_ack(sock.recv_multipart()).seqs)
     finally:
         sock.close(linger=0)
         context.term()

@@ -23,7 +23,7 @@ def apply_message(
     store: Store, message: Message, now: float, limits: Limits | None = None
 ) -> tuple[int, Any]:
     """`apply.lua` for one message, then the run registered as the analyzer does: (code, extra)."""
-    (code, extra), *_ = store.run(apply_calls([message], now, limits or Limits()))
+    (code, extra, _earliest), *_ = store.run(apply_calls([message], now, limits or Limits()))
     if message.kind is Kind.START and code in (0, 1):
         store.register({message.run: float(extra)})
     return int(code), extra
@@ -31,7 +31,7 @@ def apply_message(
 
 def handle_message(ingestor: Ingestor, message: Message, now: float) -> bool:
     """One message through the ingestor: True if applied, False if not; refusals raise."""
-    outcome = ingestor.handle_batch([message], now)[0]
+    outcome = ingestor.handle_batch([message], now)[0].outcome
     if outcome not in ACCEPTED:
         raise RejectedError(outcome, message.run)
     return outcome == Outcome.APPLIED

@@ -1,18 +1,24 @@
 -- apply.lua: apply a batch of one run's producer messages, each at most once per (rank, seq).
 --
 -- KEYS[1] run meta HASH   KEYS[2] run deadlines ZSET   KEYS[3] run scalars ZSET
--- then three keys per message i (base b = 3 + 3 * (i - 1)):
+-- KEYS[4] run owner STRING (the analyzer holding the run's lease)
+-- then three keys per message i (base b = 4 + 3 * (i - 1)):
 --   KEYS[b+1] seen SET of its rank   KEYS[b+2] its target: snapshots HASH (sketch, owners = 1) or
 --   partials HASH (sketch, owners > 1), else the meta HASH   KEYS[b+3] series HASH of its group
 -- ARGV[1] now   ARGV[2] assembly deadline   ARGV[3] gap deadline   ARGV[4] scalar retention
--- ARGV[5] run id; then nine fields per message i (base a = 5 + 9 * (i - 1)):
+-- ARGV[5] run id   ARGV[6] this analyzer's name   ARGV[7] lease in ms (0: no ownership)
+-- then nine fields per message i (base a = 7 + 9 * (i - 1)):
 --   kind, rank, seq, dropped ('' when absent), group, f1, f2, f3, f4 where by kind
 --   start    project, world, config JSON, d ('' when unknown)
 --   sketch   index, owners, d, snapshot blob
 --   scalars  step, member JSON
 --   finish   status (finished | failed), base ('' when absent)
 --   heartbeat base ('' when absent): the sender's first sequence number
--- Returns two values per message: {code, extra}. code 1 applied, 0 duplicate, 2 late (a sketch
+-- Ownership: while another analyzer's lease on the run is live, nothing is applied and every
+-- message gets {-3, the lease's remaining ms}; otherwise, when the run exists afterwards, the
+-- lease is taken or renewed for ARGV[7] ms.
+-- Returns two values per message: {code, extra}, then the earliest score of the run's deadlines
+-- ZSET ('' when empty), for the global deadline index. code 1 applied, 0 duplicate, 2 late (a sketch
 -- for a snapshot the series already passed or assembled: recorded as seen, data dropped),
 -- -1 unknown run, -2 dimension mismatch. extra: start -> the run's created_at; sketch with one
 -- owner -> bit 0: it is the series' next snapshot, bit 1: this message's data was stored (not
@@ -24,8 +30,28 @@
 -- The START that creates a run sets the meta field `empty`; the first sketch or scalars applied
 -- (late ones too) deletes it, so only a run no data ever reached carries it (see remove_empty.lua).
 
-local meta, deadlines, scalars = KEYS[1], KEYS[2], KEYS[3]
+local meta, deadlines, scalars, owner = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, assembly_at, gap_at, keep_scalars = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local me, lease, count = ARGV[6], tonumber(ARGV[7]), (#KEYS - 4) / 3
+
+local function earliest()
+  local first = redis.call('ZRANGE', deadlines, 0, 0, 'WITHSCORES')
+  return first[2] or ''
+end
+
+if lease > 0 then
+  local holder = redis.call('GET', owner)
+  if holder and holder ~= me then
+    local left, refused = redis.call('PTTL', owner), {}
+    for _ = 1, count do
+      refused[#refused + 1] = -3
+      refused[#refused + 1] = left
+    end
+    refused[#refused + 1] = earliest()
+    return refused
+  end
+end
+
 local exists = redis.call('EXISTS', meta) == 1
 local d = redis.call('HGET', meta, 'd')
 local state = redis.call('HGET', meta, 'state')
@@ -153,9 +179,8 @@ local function touch(kind, a)
   fed = fed or kind == 'sketch' or kind == 'scalars'
 end
 
-local count = (#KEYS - 3) / 3
 for i = 1, count do
-  local b, a = 3 + 3 * (i - 1), 5 + 9 * (i - 1)
+  local b, a = 4 + 3 * (i - 1), 7 + 9 * (i - 1)
   local seen, target, series = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3]
   local kind, rank, seq, group = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
   local code, extra = 1, 0
@@ -198,4 +223,8 @@ end
 if fed then
   redis.call('HDEL', meta, 'empty')
 end
+if exists and lease > 0 then
+  redis.call('SET', owner, me, 'PX', lease)
+end
+out[#out + 1] = earliest()
 return out

@@ -45,7 +45,7 @@ class Dealer:
         deadline = time.monotonic() + timeout
         while len(seqs) < expected and until not in seqs and time.monotonic() < deadline:
             if self.sock.poll(50):
-                seqs += wire.decode_ack(self.sock.recv_multipart())
+                seqs += wire.decode_ack(self.sock.recv_multipart()).seqs
         return seqs
 
 
@@ -216,7 +216,7 @@ def test_start_fails_cleanly_on_a_taken_port(make_service: MakeService, redis_ur
     service = make_service()
     with pytest.raises(AnalyzerError):
         make_service(bind=service.endpoint)
-    assert wire.decode_ack(wire.encode_ack([1])) == [1]
+    assert wire.decode_ack(wire.encode_ack([1])).seqs == [1]
 
 
 def test_stop_finishes_the_batch_in_flight(

@@ -49,7 +49,7 @@ class Dealer:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             if self.sock.poll(50):
-                acked += wire.decode_ack(self.sock.recv_multipart())
+                acked += wire.decode_ack(self.sock.recv_multipart()).seqs
         return sorted(acked)
 
 
@@ -119,7 +119,7 @@ def test_the_rate_limit_counts_per_curve_key(
 def test_the_rate_limit_counts_per_peer_address_without_curve(
     make_service: MakeService, dealer: MakeDealer, run_id: str
 ) -> None:
-    service = make_service(new_runs_per_minute=2, sweep_interval=0.2)
+    service = make_service(new_runs_per_minute=2, sweep_interval=0.2, registry_refresh=0.2)
     first = dealer(service.endpoint, source="127.0.0.2")
     assert first.starts([f"{run_id}-a{i}" for i in range(3)], "p") == [0, 1]
     again = dealer(service.endpoint, source="127.0.0.2")  # a new connection, the same address
@@ -127,7 +127,7 @@ def test_the_rate_limit_counts_per_peer_address_without_curve(
     elsewhere = dealer(service.endpoint, source="127.0.0.3")
     assert elsewhere.starts([f"{run_id}-b{i}" for i in range(2)], "p") == [0, 1]
     assert service.counters.snapshot()["rejected"] == {"rate_limited": 2}
-    tracked = "se_analyzer_rate_identities"  # both addresses, refreshed at each sweep
+    tracked = "se_analyzer_rate_identities"  # both addresses, refreshed at each recount
     eventually(lambda: service.counters.registry.get_sample_value(tracked) == 2)
 
 
@@ -151,7 +151,7 @@ def test_real_runs_are_served_while_a_flood_is_refused(
     registered = [m for m, _ in client.zscan_iter(keys.RUNS, match=f"{run_id}-flood*")]
     assert len(registered) == 5
     flood_keys = list(client.scan_iter(match=f"se:{{{run_id}-flood*", count=1000))
-    assert len(flood_keys) == 5 * 2  # each admitted run: its meta and its rank's seen SET
+    assert len(flood_keys) == 5 * 3  # each admitted run: its meta, lease and rank's seen SET
 
 
 def test_empty_runs_are_removed_after_the_ttl_while_active_ones_stay(

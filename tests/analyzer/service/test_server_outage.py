@@ -15,7 +15,7 @@ import pytest
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.server import AnalyzerService
 from producer import wire
-from producer.wire import Kind, Message
+from producer.wire import Ack, Kind, Message
 from tests.support.cluster import RedisProcess, running
 
 D = 8
@@ -60,7 +60,7 @@ def test_an_outage_logs_its_first_failure_and_its_end_only(
         failed_calls += 1
         time.sleep(0.01)
     server.start()
-    assert service.process(sketches) == {SENDER: list(range(1, 7))}
+    assert service.process(sketches) == {SENDER: Ack(list(range(1, 7)))}
 
     lines = [r.getMessage() for r in caplog.records if r.name == "analyzer.service.server"]
     assert failed_calls >= 20

@@ -14,7 +14,7 @@ from analyzer.service.config import AnalyzerSettings
 from analyzer.service.server import AnalyzerService
 from analyzer.service.store import connect, redact
 from producer import wire
-from producer.wire import Kind, Message
+from producer.wire import Ack, Kind, Message
 from tests.support.certificates import Authority
 from tests.support.cluster import RedisProcess, running
 from tests.support.secured_redis import (
@@ -73,7 +73,7 @@ def _stores_windows(service: AnalyzerService, run_id: str) -> list[int]:
         for i, x in enumerate(np.random.default_rng(0).normal(size=(6, D)))
     ]
     acks = service.process([[b"p", *wire.encode(m)] for m in messages])
-    assert acks == {b"p": list(range(7))}
+    assert acks == {b"p": Ack(list(range(7)))}
     return [record.index for record in service.store.metrics(run_id, "all", 3)]
 
 
