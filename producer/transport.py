@@ -6,7 +6,8 @@ socket, sleeping in a poll on it and the pipe until there is work: it numbers me
 acknowledged, reads acks and resends the overdue (timed by a `ResendTimer`, which backs off while
 the analyzer is slow or away); the thread also sends heartbeats.
 Closing sends FINISH and waits for the acks, up to `close_timeout`, but gives up after
-`CLOSE_QUIET` seconds without any acknowledgement (an absent analyzer costs ~1 s at exit).
+`CLOSE_QUIET` seconds without any reply (an absent analyzer costs ~1 s at exit; with several
+endpoints, `failover_after` more, so the FINISH can still reach the next one).
 A failure inside the thread is logged once and turns the sender into a no-op: nothing here raises
 into the caller.
 Sequence numbers start at `base`, the microseconds since the epoch, so a restarted process never
@@ -79,6 +80,7 @@ class Sender:
         self._buffer = Buffer(config.buffer_max, config.buffer_bytes)
         self._channel = Channel(self._buffer, self.timer)
         self.route = Route(run, config.endpoints, config.failover_after)
+        self._quiet = CLOSE_QUIET + (config.failover_after if len(self.route.order) > 1 else 0.0)
         self._inbox: queue.SimpleQueue[Message | _Close] = queue.SimpleQueue()
         self._wakeup = Wakeup()
         self._thread = threading.Thread(target=self._run, name=f"spectral-edge-{run}", daemon=True)
@@ -208,7 +210,7 @@ class Sender:
             beat = Message(Kind.HEARTBEAT, self.run, 0, self.rank, self.world)
             self._emit(socket, beat, now)
         return self._deadline is not None and (
-            not self._buffer or now >= self._deadline or now - self._last_progress >= CLOSE_QUIET
+            not self._buffer or now >= self._deadline or now - self._last_progress >= self._quiet
         )
 
     def _drain_inbox(self, socket: zmq.Socket[bytes], now: float) -> None:

@@ -4,8 +4,9 @@ once. Afterwards every series must hold exactly the records of a fault-free in-p
 of the same sketches: lost 0, duplicated 0, identical JSON.
 
 With `--analyzers 2` the producers know both endpoints (one owner per run by rendezvous hashing)
-and each kill hits one analyzer in turn, which stays down until the runs it owned are taken over:
-printed per kill, the seconds until the last of its runs had a new owner, against the lease.
+and each kill hits one analyzer in turn, which stays down for the lease plus a second, so its runs
+must move to the other. Printed: each run's longest stall (messages outstanding, no new
+acknowledgement), against the lease; the Redis restart stalls every run too.
 
 Run: python -m benchmarks.analyzer.chaos [--analyzers 2 --lease 5]
 """
@@ -19,13 +20,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
 import numpy as np
 import redis
 
-from analyzer.service import keys
 from analyzer.service.config import AnalyzerSettings
 from analyzer.service.embedded_redis import EmbeddedRedis, free_port
 from analyzer.service.ingest import Ingestor
@@ -51,6 +52,10 @@ def _producer(endpoint: str, runs: list[int], n: int, d: int, failover: float, o
         sender.start()
         sender.send(Kind.START, body={"d": d, "project": "chaos"})
     walks = {k: _walk(k, n, d) for k in runs}
+    stalls = dict.fromkeys(runs, 0.0)
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(senders, stalls, done), daemon=True)
+    watcher.start()
     for i in range(n):
         for k, sender in senders.items():
             sender.send(Kind.SKETCH, step=10 * i, index=i, d=d, payload=walks[k][i])
@@ -60,9 +65,23 @@ def _producer(endpoint: str, runs: list[int], n: int, d: int, failover: float, o
     deadline = time.monotonic() + 1800.0
     while any(s.pending for s in senders.values()) and time.monotonic() < deadline:
         time.sleep(0.1)  # a Sender gives up on close after a quiet second: drain first
+    done.set()
+    watcher.join()
     for sender in senders.values():
         sender.close(timeout=600.0)
-    out.put({k: (s.pending, s.dropped, s.resent) for k, s in senders.items()})
+    out.put({k: (s.pending, s.dropped, s.resent, stalls[k]) for k, s in senders.items()})
+
+
+def _watch(senders: dict[int, Sender], stalls: dict[int, float], done: threading.Event) -> None:
+    """Each run's longest stall: seconds with messages outstanding and no new acknowledgement."""
+    since = {k: time.monotonic() for k in senders}
+    acked = {k: 0 for k in senders}
+    while not done.wait(0.05):
+        now = time.monotonic()
+        for k, sender in senders.items():
+            if sender.acked != acked[k] or not sender.pending:
+                acked[k], since[k] = sender.acked, now
+            stalls[k] = max(stalls[k], now - since[k])
 
 
 class Analyzer:
@@ -144,7 +163,6 @@ def main() -> None:
         proc.start()
     faults = ["kill"] * args.kills
     faults.insert(len(faults) // 2, "redis")
-    client = redis.Redis.from_url(server.url)
     for turn, fault in enumerate(faults):
         time.sleep(args.every)
         note = ""
@@ -156,14 +174,12 @@ def main() -> None:
             fleet[0].start()
         else:
             victim = fleet[turn % len(fleet)]
-            owned = _owned_by(client, victim.endpoint, args.runs)
             victim.kill()
-            took = _takeover(client, victim.endpoint, owned, 4 * args.lease)
+            time.sleep(args.lease + 1.0)  # its runs must move to the other analyzer meanwhile
             victim.start()
-            note = (f"  {len(owned)} runs owned; all taken over after {took:.2f} s "
-                    f"({took / args.lease:.2f} x the lease)")  # fmt: skip
+            note = f" analyzer {turn % len(fleet)}, down {args.lease + 1.0:.0f} s"
         print(f"{time.monotonic() - started:6.1f} s  {fault}{note}", flush=True)
-    senders: dict[int, tuple[int, int, int]] = {}
+    senders: dict[int, tuple[int, int, int, float]] = {}
     for _ in procs:
         senders.update(out.get(timeout=3600))
     elapsed = time.monotonic() - started
@@ -171,6 +187,7 @@ def main() -> None:
         proc.join()
     for analyzer in fleet:
         analyzer.stop()
+    client = redis.Redis.from_url(server.url)
     got = {k: _records(client, f"chaos-{k}") for k in range(args.runs)}
     client.close()
     server.close()
@@ -178,34 +195,10 @@ def main() -> None:
     _report(got, want, senders, elapsed, args)
 
 
-def _owned_by(client: redis.Redis, endpoint: str, runs: int) -> list[str]:
-    """The runs whose lease the analyzer on `endpoint` holds now."""
-    names = [f"chaos-{k}" for k in range(runs)]
-    held = [client.get(keys.owner(run)) for run in names]
-    return [
-        run
-        for run, name in zip(names, held, strict=True)
-        if name and name.decode().endswith(endpoint)
-    ]
-
-
-def _takeover(client: redis.Redis, endpoint: str, runs: list[str], limit: float) -> float:
-    """Seconds until every one of `runs` has a lease held by another analyzer (inf past `limit`)."""
-    start = time.monotonic()
-    left = set(runs)
-    while left and time.monotonic() - start < limit:
-        for run in list(left):
-            name = client.get(keys.owner(run))
-            if name is not None and not name.decode().endswith(endpoint):
-                left.discard(run)
-        time.sleep(0.05)
-    return time.monotonic() - start if not left else float("inf")
-
-
 def _report(
     got: dict[int, list[list[bytes]]],
     want: dict[int, list[list[bytes]]],
-    senders: dict[int, tuple[int, int, int]],
+    senders: dict[int, tuple[int, int, int, float]],
     elapsed: float,
     args: argparse.Namespace,
 ) -> None:
@@ -225,6 +218,12 @@ def _report(
           f"producer resends {sum(s[2] for s in senders.values())}, "
           f"unacked {sum(s[0] for s in senders.values())}, "
           f"dropped {sum(s[1] for s in senders.values())}")  # fmt: skip
+    stalls = sorted(s[3] for s in senders.values())
+    print(
+        f"longest stall per run (outstanding, no ack): median {stalls[len(stalls) // 2]:.2f} s, "
+        f"max {stalls[-1]:.2f} s; lease {args.lease:.1f} s, failover after "
+        f"{args.failover_after:.1f} s: max = {stalls[-1] / args.lease:.2f} x the lease"
+    )
 
 
 if __name__ == "__main__":
